@@ -1,0 +1,72 @@
+"""One error path for the whole app: each URL prefix's dialect renders its own format.
+
+Errors raised inside a view, werkzeug's own (unknown route, wrong method, body too
+large) and anything unexpected all come here, so no client ever sees an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app.core.errors import ApiError, from_http_status
+
+Renderer = Callable[[ApiError], Response]
+_renderers: list[tuple[tuple[str, ...], Renderer]] = []
+DRAIN_LIMIT = 1024 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+
+def register_renderer(prefixes: tuple[str, ...], renderer: Renderer) -> None:
+    """A dialect claims the paths starting with ``prefixes`` for its error format."""
+    _renderers.append((prefixes, renderer))
+
+
+def generic_error(err: ApiError) -> Response:
+    response = jsonify({"error": {"code": err.status, "message": err.message}})
+    response.status_code = err.status
+    return response
+
+
+def render(err: ApiError) -> Response:
+    renderer = next((r for prefixes, r in _renderers if request.path.startswith(prefixes)), generic_error)
+    response = renderer(err)
+    response.status_code = err.status
+    if err.retry_after is not None:
+        response.headers["Retry-After"] = str(int(err.retry_after))
+    return response
+
+
+def _drain_body() -> None:
+    """Read what the client is still sending, so it sees our 413 rather than a reset."""
+    stream = request.environ.get("wsgi.input")
+    remaining = min(request.content_length or 0, DRAIN_LIMIT)
+    while stream is not None and remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(err: ApiError) -> Response:
+        return render(err)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException) -> Response:
+        if isinstance(err, RequestEntityTooLarge):
+            _drain_body()
+            limit = app.config["MAX_CONTENT_LENGTH"]
+            return render(from_http_status(413, f"request body larger than the limit of {limit} bytes"))
+        return render(from_http_status(err.code or 400, err.description or err.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        response = render(ApiError("internal error"))
+        response.status_code = 500
+        return response

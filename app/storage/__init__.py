@@ -1,0 +1,1 @@
+"""The service's database: SQLAlchemy Core tables on SQLite by default."""

@@ -1,0 +1,80 @@
+"""The contract between the model zoo and the rest of the service.
+
+Every served model, built-in or uploaded, is a ``ServedModel``. The dialects and
+the prediction core only ever talk to this interface, so a new architecture needs
+no change outside the zoo.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+
+class InputError(ValueError):
+    """A record or matrix that does not fit the model's schema (becomes a 400)."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input (or objective) column of a model's schema."""
+
+    name: str
+    optype: Literal["numeric", "categorical"]
+    categories: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "optype": self.optype}
+        if self.optype == "categorical":
+            out["categories"] = list(self.categories)
+        else:
+            out["minimum"] = self.minimum
+            out["maximum"] = self.maximum
+        return out
+
+
+@dataclass
+class ServedModel(ABC):
+    """A trained model as the service sees it.
+
+    ``predict_proba`` takes the *encoded* matrix: pixels in [0, 1] for image
+    models; for tree models one column per field, numeric values as they are,
+    categorical values as the index into ``Field.categories``, NaN for missing
+    (a missing value stops the descent at that node, as BigML's trees do).
+    """
+
+    name: str
+    kind: Literal["image", "tree"]
+    classes: list[str]
+    fields: list[Field]
+    objective: Field
+    sensitive: str | None = None
+    owner: str | None = None
+    description: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.fields)
+
+    @abstractmethod
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, shape (n, len(classes)), rows summing to 1."""
+
+    @abstractmethod
+    def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Records keyed by field name to the encoded matrix; raises InputError."""
+
+    @abstractmethod
+    def heldout(self) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded held-out rows and their true class indices (utility reports)."""
+
+    @abstractmethod
+    def export(self) -> dict[str, Any]:
+        """The white-box description (tree nodes with counts, or layer weights)."""

@@ -1,0 +1,29 @@
+"""gunicorn settings: several workers, models prepared once by the master before forking."""
+
+import os
+import subprocess
+import sys
+
+bind = [os.environ.get("MLAAS_BIND", "127.0.0.1:8000")]
+workers = int(os.environ.get("MLAAS_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("MLAAS_THREADS", "4"))
+timeout = 300
+graceful_timeout = 30
+keepalive = 5
+
+
+def on_starting(server):
+    """Create the database and admin key and train the zoo once, in a child process.
+
+    Training in the master itself would leave torch's threads behind in every forked
+    worker; a child process keeps the workers free of torch.
+    """
+    subprocess.run([sys.executable, "-m", "app", "prepare"], check=True)
+
+
+def worker_exit(server, worker):
+    """Write the worker's queued query-log rows before it goes."""
+    module = sys.modules.get("wsgi")
+    if module is not None:
+        module.app.extensions["mlaas"].query_log.close()
