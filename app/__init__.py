@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import bootstrap, errors
+from app import bootstrap, errors, web
 from app.config import INSTANCE_PATH, from_environment
 from app.core.accounts import Accounts
 from app.core.defense_config import DefenseConfig
@@ -48,5 +48,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for module in (admin, bigml, azure, inference):
         api.register_blueprint(module.blp)
+    app.register_blueprint(web.bp)
     errors.install(app)
     return app

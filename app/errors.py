@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.core.errors import ApiError, from_http_status
+from app.core.errors import ApiError, InternalError, from_http_status
 
 Renderer = Callable[[ApiError], Response]
 _renderers: list[tuple[tuple[str, ...], Renderer]] = []
@@ -67,6 +67,4 @@ def install(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(err: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        response = render(ApiError("internal error"))
-        response.status_code = 500
-        return response
+        return render(InternalError("internal error"))

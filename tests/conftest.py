@@ -109,7 +109,7 @@ def start_server(tmp: Path, workers: int = 2, extra_env: dict[str, str] | None =
         try:
             if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
                 return LiveServer(url, ADMIN_KEY, database_url, process)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or workers still booting
             pass
         time.sleep(0.3)
     process.kill()

@@ -50,6 +50,13 @@ class TooManyRequests(ApiError):
     title = "Too Many Requests"
 
 
+class InternalError(ApiError):
+    """A bug of ours: rendered in the dialect's format, status 500."""
+
+    status = 500
+    title = "Internal Server Error"
+
+
 def from_http_status(status: int, message: str) -> ApiError:
     """Map a werkzeug HTTP error (404 route, 405, 413 body) to the core's errors."""
     for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge, TooManyRequests):

@@ -26,6 +26,8 @@ def json_body(*, required: bool = True) -> Any:
         return json.loads(raw, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("malformed JSON: nested too deeply") from exc
 
 
 def json_object(*, required: bool = True) -> dict[str, Any]:

@@ -1,0 +1,470 @@
+"""Served models, uploads and predictions as BigML resource JSON.
+
+Field ids are BigML's: six hex digits by column. A built-in model's inputs are
+numbered in its schema's order and its objective comes last; an uploaded
+model's fields keep the ids of their CSV columns (``metadata["columns"]``), as
+BigML's do from source to dataset to model.
+
+Trees render as BigML model JSON: nodes in pre-order with their training class
+counts and, as ``confidence``, the Wilson-score lower bound of the majority
+share (the white-box download). Field summaries carry training counts where
+they are known: an upload's dataset, or a zoo export that has ``summary``
+entries; the zoo's built-in exports have none yet, so built-in categorical
+inputs list their categories with count 0.
+
+Image models render as BigML deepnets whose layer ``weights`` are BigML's rows,
+one per node: the transpose of the zoo's ``(in, out)`` matrices. They are large
+(``faces-mlp``: 10304x3000, some 400 MB of JSON), so ``stream_deepnet`` writes
+them in slices of about ``SLICE_FLOATS`` numbers instead of building the whole
+document in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from app.core.uploads import Column, DatasetRecord, SourceRecord
+from app.zoo.base import Field, ServedModel
+from app.zoo.tree_train import NO_ANSWER
+
+WILSON_Z = 1.96
+BUILTIN_CREATED = 1444608000.0  # built-ins have no creation record: CCS 2015's first day
+SLICE_FLOATS = 1 << 20
+LOCALE = "en-US"
+
+
+def field_id(index: int) -> str:
+    return f"{index:06x}"
+
+
+def builtin_id(name: str) -> str:
+    """A stable id for a built-in model: the first 24 hex digits of sha1(name)."""
+    return hashlib.sha1(name.encode()).hexdigest()[:24]
+
+
+def kind_of(model: ServedModel) -> str:
+    return "deepnet" if model.kind == "image" else "model"
+
+
+def resource_of(model: ServedModel) -> str:
+    ident = model.metadata["upload_id"] if model.owner is not None else builtin_id(model.name)
+    return f"{kind_of(model)}/{ident}"
+
+
+def timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def finished(what: str) -> dict[str, Any]:
+    return {"code": 5, "message": f"The {what} has been created", "progress": 1, "elapsed": 0}
+
+
+def wilson_lower_bound(share: float, n: float, z: float = WILSON_Z) -> float:
+    """BigML's node confidence: the Wilson score interval's lower bound for ``share`` of ``n``."""
+    if n <= 0:
+        return 0.0
+    factor = z * z / n
+    spread = z * math.sqrt((share * (1 - share) + factor / 4) / n)
+    return max(0.0, (share + factor / 2 - spread) / (1 + factor))
+
+
+_cache: dict[tuple[str, str, int], Any] = {}
+_cache_lock = threading.Lock()
+CACHE_MAX = 512
+
+
+def _per_model(model: ServedModel, what: str, build: Callable[[], Any]) -> Any:
+    """``build()``, once per model and worker: served models never change, and the
+    registry keeps each one, so the object's identity is a safe part of the key."""
+    key = (what, resource_of(model), id(model))
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    value = build()
+    with _cache_lock:
+        if len(_cache) >= CACHE_MAX:
+            _cache.clear()
+        _cache[key] = value
+    return value
+
+
+# --- fields -----------------------------------------------------------------------
+
+
+class FieldIds:
+    """Ids of a model's fields, both ways: inputs in schema order, then the objective."""
+
+    def __init__(self, model: ServedModel) -> None:
+        names = [f.name for f in model.fields] + [model.objective.name]
+        column = {name: i for i, name in enumerate(model.metadata.get("columns") or names)}
+        self.ids = [field_id(column[name]) for name in names]
+        self.inputs = self.ids[:-1]
+        self.objective = self.ids[-1]
+        self.fields: dict[str, Field] = dict(zip(self.ids, [*model.fields, model.objective], strict=True))
+        self.by_name = {name: ident for ident, name in zip(self.ids, names, strict=True)}
+
+    def resolve(self, key: str) -> str | None:
+        """A field id from an id or a name; ``None`` if the model has no such field."""
+        return key if key in self.fields else self.by_name.get(key)
+
+
+def field_ids(model: ServedModel) -> FieldIds:
+    return _per_model(model, "ids", lambda: FieldIds(model))
+
+
+def field_json(field: Field, column: int, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    numeric = field.optype == "numeric"
+    out: dict[str, Any] = {
+        "name": field.name,
+        "optype": field.optype,
+        "datatype": "double" if numeric else "string",
+        "column_number": column,
+        "preferred": True,
+    }
+    if summary is not None:
+        out["summary"] = dict(summary)
+    elif not numeric:
+        out["summary"] = {"categories": [[c, 0] for c in field.categories]}
+    elif field.minimum is not None and field.maximum is not None:
+        out["summary"] = {"minimum": field.minimum, "maximum": field.maximum}
+    return out
+
+
+def fields_json(
+    model: ServedModel, summaries: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every field of the model by id; ``summaries`` (by field name) carry training counts."""
+    summaries = summaries or {}
+    return {
+        ident: field_json(field, int(ident, 16), summaries.get(field.name))
+        for ident, field in field_ids(model).fields.items()
+    }
+
+
+def plain_fields(model: ServedModel) -> dict[str, dict[str, Any]]:
+    """``fields_json`` without summaries, shared (never modify it): 10304 pixels add up."""
+    return _per_model(model, "fields", lambda: fields_json(model))
+
+
+# --- trees ------------------------------------------------------------------------
+
+
+def _number(value: float) -> int | float:
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+class TreeRenderer:
+    """Zoo tree export -> BigML nodes, numbered in pre-order as BigML does."""
+
+    def __init__(self, classes: Sequence[str], ids: FieldIds) -> None:
+        self.classes = list(classes)
+        self.ids = ids
+        self.next_id = 0
+
+    def node(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        counts = np.asarray(raw["counts"], dtype=np.float64)
+        total = counts.sum()
+        count = float(raw.get("count", total))
+        best = int(counts.argmax()) if counts.size else 0
+        order = sorted(range(len(counts)), key=lambda i: (-counts[i], i))
+        out: dict[str, Any] = {
+            "id": self.next_id,
+            "predicate": bigml_predicate(raw["predicate"], self.ids),
+            "output": raw.get("output", self.classes[best]),
+            "confidence": wilson_lower_bound(float(counts[best] / total) if total > 0 else 0.0, count),
+            "count": _number(count),
+            "objective_summary": {"categories": [[self.classes[i], _number(counts[i])] for i in order if counts[i]]},
+        }
+        self.next_id += 1
+        out["children"] = [self.node(child) for child in raw.get("children") or []]
+        return out
+
+
+def bigml_predicate(raw: Any, ids: FieldIds) -> Any:
+    """A zoo predicate (field by name) as BigML's (field by id); the root's is ``true``."""
+    if raw is True or raw is None:
+        return True
+    value = raw["value"]
+    return {
+        "field": ids.by_name.get(raw["field"], raw["field"]),
+        "operator": raw["operator"],
+        "value": value if isinstance(value, str) else _number(value),
+    }
+
+
+@dataclass(frozen=True)
+class RenderedTree:
+    """A tree's BigML nodes and field ids, rendered once per model and worker (models never change)."""
+
+    export: dict[str, Any]
+    ids: FieldIds
+    root: dict[str, Any]
+
+    def path(self, predicates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """BigML's ``prediction_path`` of the zoo's path (its predicates, root excluded)."""
+        node, rules = self.root, []
+        for raw in predicates:
+            wanted = bigml_predicate(raw, self.ids)
+            node = next((child for child in node["children"] if child["predicate"] == wanted), None)
+            if node is None:
+                raise ValueError(f"the tree has no branch {wanted} where the zoo's path goes")
+            rules.append(rule_text(wanted, self.ids))
+        return {
+            "path": rules,
+            "next_predicates": [child["predicate"] for child in node["children"]],
+            "unknown_fields": [],
+        }
+
+
+def rendered_tree(model: ServedModel) -> RenderedTree:
+    def render() -> RenderedTree:
+        export = model.export()
+        ids = field_ids(model)
+        return RenderedTree(export, ids, TreeRenderer(export["classes"], ids).node(export["root"]))
+
+    return _per_model(model, "tree", render)
+
+
+def rule_text(predicate: Mapping[str, Any], ids: FieldIds) -> str:
+    """A split as BigML's prediction paths print it: ``petal length > 2.45``."""
+    name = ids.fields[predicate["field"]].name
+    return f"{name} {predicate['operator']} {predicate['value']}"
+
+
+def objective_summary(export: Mapping[str, Any]) -> list[list[Any]]:
+    counts = export["root"]["counts"]
+    return [[c, _number(n)] for c, n in zip(export["classes"], counts, strict=True)]
+
+
+def tree_json(
+    model: ServedModel,
+    *,
+    created: float,
+    dataset: str | None = None,
+    source: str | None = None,
+    summaries: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The full BigML model resource of a tree, root and all (the white-box download).
+
+    Field summaries come from ``summaries`` (by field name: an upload's dataset),
+    else from the zoo's export when it has them; the objective's are the root's counts.
+    """
+    tree = rendered_tree(model)
+    ids = tree.ids
+    exported = {f["name"]: f["summary"] for f in tree.export.get("fields") or [] if f.get("summary")}
+    summaries = {**exported, **(summaries or {}), model.objective.name: {"categories": objective_summary(tree.export)}}
+    fields = fields_json(model, summaries)
+    head = _head(model, created, dataset=dataset, source=source)
+    head.update(
+        {
+            "rows": _number(tree.export.get("training_count", tree.root["count"])),
+            "missing_splits": False,
+            "model": {
+                "root": tree.root,
+                "fields": fields,
+                "model_fields": {i: fields[i] for i in ids.ids},
+                "distribution": {
+                    "training": {"categories": [pair for pair in objective_summary(tree.export) if pair[1] > 0]}
+                },
+                "kind": "stree",
+                "missing_strategy": 0,
+                "nodes": 1 + _count_nodes(tree.root),
+            },
+        }
+    )
+    return head
+
+
+def _count_nodes(node: Mapping[str, Any]) -> int:
+    return sum(1 + _count_nodes(child) for child in node["children"])
+
+
+def _head(model: ServedModel, created: float, *, dataset: str | None = None, source: str | None = None) -> dict:
+    ids = field_ids(model)
+    return {
+        "resource": resource_of(model),
+        "name": model.name,
+        "description": model.description,
+        "code": 200,
+        "status": finished(kind_of(model)),
+        "created": timestamp(created),
+        "updated": timestamp(created),
+        "category": 0,
+        "tags": [],
+        "locale": LOCALE,
+        "private": True,
+        "shared": False,
+        "dataset": dataset,
+        "source": source,
+        "input_fields": ids.inputs,
+        "objective_field": ids.objective,
+        "objective_fields": [ids.objective],
+        "objective_field_name": model.objective.name,
+        "number_of_classes": len(model.classes),
+    }
+
+
+def listing_entry(
+    model: ServedModel, *, created: float, dataset: str | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """A model or deepnet as listings show it: identity and status, no fields or tree."""
+    head = _head(model, created, dataset=dataset, source=source)
+    del head["input_fields"]
+    head["kind"] = model.kind
+    return head
+
+
+# --- deepnets ---------------------------------------------------------------------
+
+
+def deepnet_head(model: ServedModel, created: float) -> dict[str, Any]:
+    """A deepnet resource without its network (``stream_deepnet`` adds it)."""
+    head = _head(model, created)
+    head["deepnet"] = {"fields": plain_fields(model), "image_shape": list(model.export()["image_shape"])}
+    return head
+
+
+def network_parts(model: ServedModel) -> Iterator[bytes]:
+    """The ``network`` object as JSON pieces; no piece holds more than ``SLICE_FLOATS`` weights."""
+    export = model.export()
+    yield b'{"layers":['
+    yield from _layers(export["layers"])
+    yield b'],"decoder":['
+    yield from _layers(export.get("decoder") or [])
+    tail: dict[str, Any] = {"image_shape": list(export["image_shape"]), "classes": list(model.classes)}
+    if export.get("decoder"):
+        tail["encoder_depth"] = len(export["decoder"])
+    yield b"]," + orjson.dumps(tail)[1:]
+
+
+def _layers(layers: Sequence[Mapping[str, Any]]) -> Iterator[bytes]:
+    for index, layer in enumerate(layers):
+        weights = np.asarray(layer["weights"])
+        n_in, n_out = weights.shape
+        head = {
+            "number_of_nodes": n_out,
+            "activation_function": layer["activation"],
+            "offset": np.ascontiguousarray(layer["bias"]),
+        }
+        yield (b"," if index else b"") + orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY)[:-1]
+        yield b',"weights":['
+        step = max(1, SLICE_FLOATS // max(1, n_in))
+        for start in range(0, n_out, step):
+            rows = np.ascontiguousarray(weights[:, start : start + step].T)
+            yield (b"," if start else b"") + orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+        yield b"]}"
+
+
+def _open(obj: Mapping[str, Any]) -> bytes:
+    """``obj`` as JSON without its closing brace, ready for one more member."""
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)[:-1] + (b"," if obj else b"")
+
+
+def stream_deepnet(head: Mapping[str, Any], model: ServedModel) -> Iterator[bytes]:
+    """``head`` with ``deepnet.network`` streamed into it (last in ``deepnet``, which goes last)."""
+    outer = {key: value for key, value in head.items() if key != "deepnet"}
+    yield _open(outer) + b'"deepnet":' + _open(head.get("deepnet") or {}) + b'"network":'
+    yield from network_parts(model)
+    yield b"}}"
+
+
+# --- uploads ----------------------------------------------------------------------
+
+
+def _column_json(column: Column, index: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": column.name,
+        "optype": column.optype,
+        "datatype": "double" if column.optype == "numeric" else "string",
+        "column_number": index,
+        "preferred": True,
+    }
+    summary: dict[str, Any] = {"missing_count": column.missing_count}
+    if column.optype == "numeric":
+        summary.update({"minimum": column.minimum, "maximum": column.maximum, "mean": column.mean})
+    else:
+        summary["categories"] = [list(pair) for pair in column.categories]
+    out["summary"] = summary
+    return out
+
+
+def _upload_head(resource: str, name: str, created: float, what: str) -> dict[str, Any]:
+    return {
+        "resource": resource,
+        "name": name,
+        "description": "",
+        "code": 200,
+        "status": finished(what),
+        "created": timestamp(created),
+        "updated": timestamp(created),
+        "category": 0,
+        "tags": [],
+        "locale": LOCALE,
+        "private": True,
+    }
+
+
+def source_json(record: SourceRecord) -> dict[str, Any]:
+    out = _upload_head(f"source/{record.id}", record.name, record.created_at, "source")
+    out.update(
+        {
+            "file_name": record.name,
+            "size": record.size,
+            "rows": record.rows,
+            "source_parser": {"header": True, "separator": ",", "quote": '"', "locale": LOCALE},
+            "fields": {field_id(i): {"name": n, "column_number": i} for i, n in enumerate(record.columns)},
+        }
+    )
+    return out
+
+
+def dataset_json(record: DatasetRecord) -> dict[str, Any]:
+    out = _upload_head(f"dataset/{record.id}", record.name, record.created_at, "dataset")
+    fields = {field_id(i): _column_json(c, i) for i, c in enumerate(record.columns)}
+    out.update(
+        {
+            "source": f"source/{record.source_id}",
+            "rows": record.rows,
+            "columns": len(record.columns),
+            "fields": fields,
+            "input_fields": list(fields),
+            "objective_field": {"id": field_id(len(record.columns) - 1)},
+            "field_types": {
+                "numeric": sum(c.optype == "numeric" for c in record.columns),
+                "categorical": sum(c.optype == "categorical" for c in record.columns),
+            },
+        }
+    )
+    return out
+
+
+def upload_summaries(record: DatasetRecord, model: ServedModel) -> dict[str, dict[str, Any]]:
+    """Per input field of an uploaded model, its dataset summary in the model's terms.
+
+    The zoo trains on a missing category as the category ``No answer``, so that
+    is where a categorical column's missing values are counted.
+    """
+    columns = {c.name: c for c in record.columns}
+    out: dict[str, dict[str, Any]] = {}
+    for field in model.fields:
+        column = columns.get(field.name)
+        if column is None or column.optype != field.optype:
+            continue
+        summary = _column_json(column, 0)["summary"]
+        if field.optype == "categorical":
+            counts = dict(column.categories)
+            if NO_ANSWER in field.categories:
+                counts[NO_ANSWER] = counts.get(NO_ANSWER, 0) + column.missing_count
+            summary["categories"] = [[c, counts.get(c, 0)] for c in field.categories]
+        out[field.name] = summary
+    return out

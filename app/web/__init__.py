@@ -1,0 +1,28 @@
+"""The operator's defence-tuning page (``GET /ui``): plain Flask, outside the OpenAPI document.
+
+The page itself is public and holds no secrets; it calls the admin JSON endpoints
+with the admin key the operator pastes into it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from flask.typing import ResponseReturnValue
+
+from app.core.service import bearer_key, services
+
+bp = Blueprint("web", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
+
+
+@bp.get("")
+def defense_page() -> ResponseReturnValue:
+    """The defence-tuning page."""
+    return render_template("defense.html")
+
+
+@bp.get("/models")
+def model_names() -> ResponseReturnValue:
+    """Names of the models the admin can see (admin key only)."""
+    principal = services().authenticate(bearer_key())
+    services().accounts.require_admin(principal)
+    return jsonify([model.name for model in services().registry.visible(principal)])

@@ -1,0 +1,128 @@
+"""Serving of the image models: a stack of dense layers evaluated in numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from app.zoo.base import Field, InputError, ServedModel
+
+PIXELS_KEY = "pixels"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """``activation(x @ weights + bias)``, weights of shape (inputs, outputs), float32."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    activation: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        z = x @ self.weights
+        z += self.bias
+        if self.activation == "sigmoid":  # in place, via exp: twice as fast as tanh on float32
+            np.negative(z, out=z)
+            with np.errstate(over="ignore"):  # exp(88+) = inf gives sigmoid 0, as it should
+                np.exp(z, out=z)
+            z += 1.0
+            return np.reciprocal(z, out=z)
+        if self.activation == "softmax":
+            z = z.astype(np.float64)
+            z -= z.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=1, keepdims=True)
+        raise ValueError(f"unknown activation {self.activation!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"weights": self.weights, "bias": self.bias, "activation": self.activation}
+
+
+def pixel_fields(n_pixels: int) -> list[Field]:
+    """One numeric field per pixel, row-major, named ``pixel_<i>``."""
+    return [Field(f"pixel_{i}", "numeric", minimum=0.0, maximum=1.0) for i in range(n_pixels)]
+
+
+@dataclass(kw_only=True)
+class ImageModel(ServedModel):
+    """A dense network over row-major pixels in [0, 1] with a softmax output.
+
+    ``decoder`` (stacked denoising autoencoder only) maps the top code back to
+    an image, layer by layer, in the order they are applied.
+    """
+
+    layers: list[Layer]
+    image_shape: tuple[int, int]
+    heldout_X: np.ndarray
+    heldout_y: np.ndarray
+    decoder: list[Layer] = field(default_factory=list)
+
+    @cached_property
+    def _pixel_index(self) -> dict[str, int]:
+        return {f.name: i for i, f in enumerate(self.fields)}
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise InputError(f"expected a matrix of shape (n, {self.n_features}), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise InputError("pixel values must be finite numbers")
+        out = X
+        for layer in self.layers:
+            out = layer(out)
+        return out
+
+    def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Each record is ``{"pixels": flat or (h, w) values}`` or ``{"pixel_<i>": v, ...}``."""
+        out = np.empty((len(records), self.n_features), dtype=np.float32)
+        for row, record in enumerate(records):
+            out[row] = self._encode_one(record)
+        if not np.isfinite(out).all():
+            raise InputError("pixel values must be finite numbers")
+        return out
+
+    def _encode_one(self, record: Mapping[str, Any]) -> np.ndarray:
+        if not isinstance(record, Mapping):
+            raise InputError(f"a record is a {type(record).__name__}, expected an object of field values")
+        if PIXELS_KEY in record:
+            if len(record) > 1:
+                extra = sorted(k for k in record if k != PIXELS_KEY)
+                raise InputError(f"unknown field {extra[0]!r} next to {PIXELS_KEY!r}")
+            return _numbers(record[PIXELS_KEY], self.n_features)
+        values = np.full(self.n_features, np.nan, dtype=np.float32)
+        for key, value in record.items():
+            index = self._pixel_index.get(key)
+            if index is None:
+                last = self.n_features - 1
+                raise InputError(f"unknown field {key!r}: expected {PIXELS_KEY!r} or pixel_0..pixel_{last}")
+            values[index] = _numbers(value, 1)[0]
+        missing = np.flatnonzero(np.isnan(values))
+        if missing.size:
+            raise InputError(f"{missing.size} pixels missing, first pixel_{missing[0]}")
+        return values
+
+    def heldout(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.heldout_X, self.heldout_y
+
+    def export(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "layers": [layer.to_json() for layer in self.layers],
+            "image_shape": list(self.image_shape),
+        }
+        if self.decoder:
+            out["decoder"] = [layer.to_json() for layer in self.decoder]
+        return out
+
+
+def _numbers(value: Any, size: int) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"pixel values must be numbers, got {type(value).__name__}") from None
+    if array.size != size:
+        raise InputError(f"expected {size} pixel values, got {array.size}")
+    return array

@@ -1,0 +1,204 @@
+"""Serving of decision trees in BigML's shape, evaluated in numpy.
+
+Every split tests one original field: a categorical field against one category
+(``=`` / ``!=``), a numeric field against a threshold (``<=`` / ``>``). Each node
+keeps the class counts of the training rows that reached it. A row whose split
+field is missing stops at that node and gets the node's class distribution
+(BigML's "last prediction" strategy).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from app.zoo.base import Field, InputError, ServedModel
+
+LEAF = -1
+MISSING_TOKENS = frozenset(
+    {
+        "",
+        "N/A",
+        "n/a",
+        "NULL",
+        "null",
+        "-",
+        "#DIV/0",
+        "#REF!",
+        "#NAME?",
+        "NIL",
+        "nil",
+        "NA",
+        "na",
+        "#VALUE!",
+        "#NULL!",
+        "NaN",
+        "#N/A",
+        "#NUM!",
+        "?",
+    }
+)
+"""Answers read as missing, after stripping blanks: BigML's default list."""
+
+
+@dataclass(kw_only=True)
+class TreeModel(ServedModel):
+    """A binary tree as parallel node arrays (node 0 is the root).
+
+    ``node_field`` is the index of the split field (``LEAF`` at leaves) and
+    ``node_value`` the threshold or category index. A row goes to
+    ``node_left`` when its value is ``<=`` the threshold (numeric) or differs
+    from the category (categorical), otherwise to ``node_right``.
+    """
+
+    node_field: np.ndarray
+    node_value: np.ndarray
+    node_left: np.ndarray
+    node_right: np.ndarray
+    node_counts: np.ndarray
+    heldout_X: np.ndarray
+    heldout_y: np.ndarray
+
+    @cached_property
+    def _node_is_categorical(self) -> np.ndarray:
+        categorical = np.array([f.optype == "categorical" for f in self.fields] + [False])
+        return categorical[self.node_field]
+
+    @cached_property
+    def _depth(self) -> int:
+        depth = np.zeros(len(self.node_field), dtype=np.int64)
+        for node in range(len(self.node_field)):
+            if self.node_field[node] != LEAF:
+                depth[self.node_left[node]] = depth[self.node_right[node]] = depth[node] + 1
+        return int(depth.max())
+
+    @cached_property
+    def _field_index(self) -> dict[str, int]:
+        return {f.name: i for i, f in enumerate(self.fields)}
+
+    def final_nodes(self, X: np.ndarray) -> np.ndarray:
+        """For each row, the node where its descent ends (a leaf, or a missing split)."""
+        X = self._check(X)
+        rows = np.arange(len(X))
+        node = np.zeros(len(X), dtype=np.int64)
+        for _ in range(self._depth):
+            split = self.node_field[node]
+            moving = split != LEAF
+            value = X[rows, np.where(moving, split, 0)]
+            moving &= ~np.isnan(value)
+            if not moving.any():
+                break
+            threshold = self.node_value[node]
+            left = np.where(self._node_is_categorical[node], value != threshold, value <= threshold)
+            node = np.where(moving, np.where(left, self.node_left[node], self.node_right[node]), node)
+        return node
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        counts = self.node_counts[self.final_nodes(X)].astype(np.float64)
+        return counts / counts.sum(axis=1, keepdims=True)
+
+    def predict_paths(self, X: np.ndarray) -> list[list[dict[str, Any]]]:
+        """For each row, the predicates of the nodes it passed, root excluded."""
+        parent = np.full(len(self.node_field), LEAF, dtype=np.int64)
+        inner = np.flatnonzero(self.node_field != LEAF)
+        parent[self.node_left[inner]] = inner
+        parent[self.node_right[inner]] = inner
+        paths = []
+        for node in self.final_nodes(X):
+            path = []
+            while parent[node] != LEAF:
+                path.append(self._predicate(int(node), int(parent[node])))
+                node = parent[node]
+            paths.append(path[::-1])
+        return paths
+
+    def _predicate(self, node: int, parent: int) -> dict[str, Any]:
+        spec = self.fields[self.node_field[parent]]
+        value = self.node_value[parent]
+        is_left = self.node_left[parent] == node
+        if spec.optype == "categorical":
+            return {"field": spec.name, "operator": "!=" if is_left else "=", "value": spec.categories[int(value)]}
+        return {"field": spec.name, "operator": "<=" if is_left else ">", "value": float(value)}
+
+    def _check(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise InputError(f"expected a matrix of shape (n, {self.n_features}), got {X.shape}")
+        return X
+
+    def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Field values to the matrix: category index, number, NaN when absent or blank."""
+        out = np.full((len(records), self.n_features), np.nan)
+        for row, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise InputError(f"record {row} is a {type(record).__name__}, expected an object of field values")
+            for name, value in record.items():
+                column = self._field_index.get(name)
+                if column is None:
+                    raise InputError(f"unknown field {name!r}")
+                out[row, column] = _encode_value(self.fields[column], value)
+        return out
+
+    def heldout(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.heldout_X, self.heldout_y
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "root": self._node_json(0, True),
+            "fields": [self._field_json(f) for f in self.fields],
+            "objective": self.objective.name,
+            "classes": list(self.classes),
+            "training_count": int(self.node_counts[0].sum()),
+        }
+
+    def _field_json(self, field: Field) -> dict[str, Any]:
+        summary = self.metadata.get("field_summaries", {}).get(field.name)
+        return {**field.to_json(), "summary": summary} if summary else field.to_json()
+
+    def _node_json(self, node: int, predicate: dict[str, Any] | bool) -> dict[str, Any]:
+        counts = self.node_counts[node]
+        out: dict[str, Any] = {
+            "predicate": predicate,
+            "counts": [int(c) for c in counts],
+            "count": int(counts.sum()),
+            "output": self.classes[int(np.argmax(counts))],
+            "children": [],
+        }
+        if self.node_field[node] != LEAF:
+            out["children"] = [
+                self._node_json(int(child), self._predicate(int(child), node))
+                for child in (self.node_left[node], self.node_right[node])
+            ]
+        return out
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, or a string that is blank or one of ``MISSING_TOKENS``."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() in MISSING_TOKENS
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _encode_value(spec: Field, value: Any) -> float:
+    if is_missing(value):
+        return math.nan
+    if spec.optype == "categorical":
+        text = (value if isinstance(value, str) else str(value)).strip()
+        try:
+            return float(spec.categories.index(text))
+        except ValueError:
+            allowed = ", ".join(repr(c) for c in spec.categories)
+            raise InputError(f"field {spec.name!r}: unknown category {text!r}; allowed: {allowed}") from None
+    if isinstance(value, bool):
+        raise InputError(f"field {spec.name!r} is numeric, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"field {spec.name!r} is numeric, got {value!r}") from None
