@@ -1,0 +1,1 @@
+"""Adversary-side clients: they see the service only through its API."""

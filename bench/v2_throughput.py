@@ -1,0 +1,358 @@
+"""Rows per second of v2 binary inference into ``faces-softmax``, against a raw-socket baseline.
+
+The service (gunicorn, two workers, the whole stack: auth, limits, validation,
+defence, query log) and a minimal HTTP receiver (plain sockets in two processes:
+read one request, ``softmax(X @ W + b)`` with the same weights taken from the
+zoo's white-box export, answer a binary tensor) get the same pre-built binary
+requests from the same number of client threads, in the same run. The ratio says
+what the stack costs; the batch sweep says which batch size the fast path wants.
+
+    python bench/v2_throughput.py [--batches 40] [--rounds 5] [--threads 2] [--sizes 128,256,512,1024,1536]
+
+Environment as for the service (``MLAAS_DATA_DIR`` for the real faces, else the
+digits fallback). The default body limit (64 MiB) admits up to 1628 face rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import bootstrap  # noqa: E402
+from app.config import INSTANCE_PATH, from_environment  # noqa: E402
+from app.zoo.images import Layer  # noqa: E402
+
+MODEL = "faces-softmax"
+ADMIN_KEY = "bench-admin-key-0123456789"
+HEADER = "Inference-Header-Content-Length"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def softmax_layer() -> Layer:
+    """The model's single softmax layer, from the white-box export (the zoo trains it on a cache miss)."""
+    models = bootstrap.load_models(from_environment(INSTANCE_PATH))
+    exported = models[MODEL].export()
+    (layer,) = exported["layers"]
+    return Layer(np.asarray(layer["weights"], np.float32), np.asarray(layer["bias"], np.float32), layer["activation"])
+
+
+# --- the raw receiver -----------------------------------------------------------------------
+
+
+def _serve_connection(conn: socket.socket, layer: Layer) -> None:
+    """Keep-alive HTTP/1.1: read a request with a binary tensor, answer the probabilities binary."""
+    reader = conn.makefile("rb")
+    with conn, reader:
+        while True:
+            if not reader.readline():
+                return
+            length = header_length = 0
+            while (line := reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+                elif name.lower() == HEADER.lower():
+                    header_length = int(value)
+            body = reader.read(length)
+            (tensor,) = json.loads(body[:header_length])["inputs"]
+            X = np.frombuffer(body, np.float32, offset=header_length).reshape(tensor["shape"])
+            probabilities = layer(X).astype(np.float32)
+            blob = probabilities.tobytes()
+            head = json.dumps(
+                {
+                    "model_name": MODEL,
+                    "model_version": "1",
+                    "outputs": [
+                        {
+                            "name": "probabilities",
+                            "datatype": "FP32",
+                            "shape": list(probabilities.shape),
+                            "parameters": {"binary_data_size": len(blob)},
+                        }
+                    ],
+                }
+            ).encode()
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                + f"{HEADER}: {len(head)}\r\nContent-Length: {len(head) + len(blob)}\r\n\r\n".encode()
+                + head
+                + blob
+            )
+
+
+def _raw_process(listener: socket.socket, layer: Layer) -> None:
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=_serve_connection, args=(conn, layer), daemon=True).start()
+
+
+def start_raw(layer: Layer, processes: int = 2) -> tuple[str, list[multiprocessing.Process]]:
+    """Two forked processes accepting on one listening socket, a thread per connection."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_raw_process, args=(listener, layer), daemon=True) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    port = listener.getsockname()[1]
+    listener.close()
+    return f"127.0.0.1:{port}", workers
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def start_service(tmp: Path) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MLAAS_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "MLAAS_ADMIN_KEY": ADMIN_KEY,
+        "MLAAS_WORKERS": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / "gunicorn.log", "w"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {(tmp / 'gunicorn.log').read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                return f"127.0.0.1:{port}", process
+        except requests.RequestException:  # not listening yet, or workers still booting
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("gunicorn did not become ready")
+
+
+def create_user(host: str) -> str:
+    response = requests.post(
+        f"http://{host}/admin/users",
+        json={"username": f"bench-{os.getpid()}-{time.time_ns()}"},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["api_key"]
+
+
+# --- the clients ----------------------------------------------------------------------------
+
+
+def binary_request(X: np.ndarray) -> tuple[bytes, int]:
+    """What tritonclient sends for one FP32 input and a binary ``probabilities`` output."""
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "pixels",
+                    "shape": list(X.shape),
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": X.nbytes},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}],
+        }
+    ).encode()
+    return head + X.tobytes(), len(head)
+
+
+def probabilities_of(body: bytes, header_length: int, rows: int) -> np.ndarray:
+    head = json.loads(body[:header_length])
+    (output,) = [o for o in head["outputs"] if o["name"] == "probabilities"]
+    return np.frombuffer(body, np.float32, offset=header_length, count=int(np.prod(output["shape"]))).reshape(rows, -1)
+
+
+def post(conn: http.client.HTTPConnection, body: bytes, header_length: int, key: str) -> tuple[bytes, int]:
+    headers = {HEADER: str(header_length), "Authorization": f"Bearer {key}", "Content-Length": str(len(body))}
+    conn.request("POST", f"/v2/models/{MODEL}/infer", body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"HTTP {response.status}: {data[:300]!r}")
+    return data, int(response.getheader(HEADER))
+
+
+def rows_per_second(
+    host: str, key: str, body: bytes, header_length: int, rows: int, batches: int, threads: int
+) -> float:
+    """Wall-clock rows/s of ``batches`` requests shared by ``threads`` persistent connections."""
+    per_thread = [batches // threads + (i < batches % threads) for i in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+
+    def client(count: int) -> None:
+        conn = http.client.HTTPConnection(host, timeout=300)
+        try:
+            post(conn, body, header_length, key)  # warm the connection and the worker
+            barrier.wait()
+            for _ in range(count):
+                post(conn, body, header_length, key)
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in per_thread]
+    for worker in workers:
+        worker.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    started = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return rows * batches / elapsed
+
+
+def check_same_answers(ours: str, raw: str, key: str, layer: Layer, X: np.ndarray) -> None:
+    body, header_length = binary_request(X)
+    expected = layer(X)
+    for host in (ours, raw):
+        conn = http.client.HTTPConnection(host, timeout=300)
+        data, length = post(conn, body, header_length, key)
+        conn.close()
+        got = probabilities_of(data, length, len(X))
+        if not np.allclose(got, expected, atol=1e-5):
+            raise RuntimeError(f"{host} answers differ from the local model by {np.abs(got - expected).max()}")
+
+
+# --- CPU accounting (the machine may be shared: CPU per batch is steadier than rows/s) ---------
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` so far, from /proc."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def gunicorn_workers(master: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    host: str
+    pids: Callable[[], list[int]]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    rows_per_second: float
+    cpu_ms_per_batch: float
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=40, help="requests per measurement (default 40)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds at 512 rows (default 5)")
+    parser.add_argument("--threads", type=int, default=2, help="client threads (default 2)")
+    parser.add_argument("--sizes", default="128,256,512,1024,1536", help="batch sizes of the sweep")
+    args = parser.parse_args(argv)
+
+    layer = softmax_layer()
+    n_pixels = layer.weights.shape[0]
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        host, service = start_service(Path(tmp))
+        raw_host, raw_workers = start_raw(layer)
+        ours = Server("service (gunicorn, 2 workers)", host, lambda: gunicorn_workers(service.pid))
+        raw = Server("raw socket receiver (2 procs)", raw_host, lambda: [w.pid for w in raw_workers])
+        try:
+            key = create_user(host)
+            check_same_answers(host, raw_host, key, layer, rng.random((16, n_pixels), dtype=np.float32))
+
+            def measure(server: Server, rows: int) -> Measurement:
+                body, header_length = binary_request(rng.random((rows, n_pixels), dtype=np.float32))
+                pids = server.pids()
+                cpu = cpu_seconds(pids)
+                rate = rows_per_second(server.host, key, body, header_length, rows, args.batches, args.threads)
+                return Measurement(rate, (cpu_seconds(pids) - cpu) * 1000 / (args.batches + args.threads))
+
+            _report_main(measure, ours, raw, args.rounds, args.batches, args.threads)
+            _report_sweep(measure, ours, raw, [int(s) for s in args.sizes.split(",")], n_pixels)
+        finally:
+            for worker in raw_workers:
+                worker.kill()
+            service.send_signal(signal.SIGTERM)
+            service.wait(timeout=60)
+    return 0
+
+
+def _report_main(
+    measure: Callable[[Server, int], Measurement], ours: Server, raw: Server, rounds: int, batches: int, threads: int
+) -> None:
+    runs: dict[str, list[Measurement]] = {ours.name: [], raw.name: []}
+    for _ in range(rounds):
+        for server in (ours, raw):
+            runs[server.name].append(measure(server, 512))
+    print(f"{MODEL}: 512 rows per batch, {threads} client threads, {batches} batches a run, {rounds} rounds")
+    for name, measured in runs.items():
+        rates = [m.rows_per_second for m in measured]
+        cpu = statistics.median(m.cpu_ms_per_batch for m in measured)
+        print(f"  {name}: {statistics.median(rates):7.0f} rows/s (runs {[round(r) for r in rates]}), "
+              f"server CPU {cpu:5.1f} ms per batch")
+    ratios = [a.rows_per_second / b.rows_per_second for a, b in zip(runs[ours.name], runs[raw.name], strict=True)]
+    print(f"  rows/s ratio service / raw, median of the paired rounds: {statistics.median(ratios):.2f} "
+          f"(rounds {[round(r, 2) for r in ratios]}; target >= 0.80)")
+
+
+def _report_sweep(
+    measure: Callable[[Server, int], Measurement], ours: Server, raw: Server, sizes: list[int], n_pixels: int
+) -> None:
+    print("batch sweep:")
+    print(f"  {'rows':>6} {'MB':>6} {'service/s':>10} {'raw/s':>10} {'ratio':>6} {'CPU ms/row svc':>15} {'raw':>6}")
+    for rows in sizes:
+        a, b = measure(ours, rows), measure(raw, rows)
+        print(
+            f"  {rows:>6} {rows * n_pixels * 4 / 1e6:>6.1f} {a.rows_per_second:>10.0f} {b.rows_per_second:>10.0f} "
+            f"{a.rows_per_second / b.rows_per_second:>6.2f} {a.cpu_ms_per_batch / rows:>15.3f} "
+            f"{b.cpu_ms_per_batch / rows:>6.3f}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
