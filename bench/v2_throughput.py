@@ -19,11 +19,9 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import os
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,16 +38,10 @@ sys.path.insert(0, str(ROOT))
 from app import bootstrap  # noqa: E402
 from app.config import INSTANCE_PATH, from_environment  # noqa: E402
 from app.zoo.images import Layer  # noqa: E402
+from bench.harness import cpu_seconds, create_user, gunicorn_workers, start_gunicorn  # noqa: E402
 
 MODEL = "faces-softmax"
-ADMIN_KEY = "bench-admin-key-0123456789"
 HEADER = "Inference-Header-Content-Length"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def softmax_layer() -> Layer:
@@ -127,47 +118,6 @@ def start_raw(layer: Layer, processes: int = 2) -> tuple[str, list[multiprocessi
 
 
 # --- the service ----------------------------------------------------------------------------
-
-
-def start_service(tmp: Path) -> tuple[str, subprocess.Popen]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "MLAAS_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-        "MLAAS_ADMIN_KEY": ADMIN_KEY,
-        "MLAAS_WORKERS": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "gunicorn.log", "w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {(tmp / 'gunicorn.log').read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                return f"127.0.0.1:{port}", process
-        except requests.RequestException:  # not listening yet, or workers still booting
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("gunicorn did not become ready")
-
-
-def create_user(host: str) -> str:
-    response = requests.post(
-        f"http://{host}/admin/users",
-        json={"username": f"bench-{os.getpid()}-{time.time_ns()}"},
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    return response.json()["api_key"]
 
 
 # --- the clients ----------------------------------------------------------------------------
@@ -259,19 +209,6 @@ def check_same_answers(ours: str, raw: str, key: str, layer: Layer, X: np.ndarra
 # --- CPU accounting (the machine may be shared: CPU per batch is steadier than rows/s) ---------
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of ``pids`` so far, from /proc."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def gunicorn_workers(master: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
-
-
 @dataclass(frozen=True)
 class Server:
     name: str
@@ -297,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     n_pixels = layer.weights.shape[0]
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        host, service = start_service(Path(tmp))
+        host, service = start_gunicorn(Path(tmp))
         raw_host, raw_workers = start_raw(layer)
         ours = Server("service (gunicorn, 2 workers)", host, lambda: gunicorn_workers(service.pid))
         raw = Server("raw socket receiver (2 procs)", raw_host, lambda: [w.pid for w in raw_workers])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 
 from sqlalchemy import Engine, select
@@ -13,6 +14,8 @@ from app.storage.tables import model_settings, uploaded_models
 from app.zoo import model_from_bytes
 from app.zoo.base import ServedModel
 
+FLAG_CACHE_SECONDS = 1.0
+
 
 class Registry:
     """Built-in models held in memory; uploaded ones read from the database once per worker."""
@@ -21,6 +24,7 @@ class Registry:
         self.engine = engine
         self.builtins = dict(builtins)
         self._uploaded: dict[str, ServedModel] = {}
+        self._flags: dict[str, tuple[float, bool]] = {}
         self._lock = threading.Lock()
 
     def get(self, principal: Principal, name: str) -> ServedModel:
@@ -63,6 +67,16 @@ class Registry:
         return [*self.builtins.values(), *(self.uploaded(i) for i in ids)]
 
     def downloadable(self, model: ServedModel) -> bool:
+        """Whether the white-box download is on; cached per worker for ``FLAG_CACHE_SECONDS``."""
+        key = model.metadata.get("upload_id") or model.name
+        now = time.monotonic()
+        cached = self._flags.get(key)
+        if cached is None or now - cached[0] > FLAG_CACHE_SECONDS:
+            cached = (now, self._read_downloadable(model))
+            self._flags[key] = cached
+        return cached[1]
+
+    def _read_downloadable(self, model: ServedModel) -> bool:
         with self.engine.connect() as conn:
             if model.owner is None:
                 flag = conn.execute(
@@ -86,3 +100,4 @@ class Registry:
         with self.engine.begin() as conn:
             conn.execute(model_settings.delete().where(model_settings.c.name == name))
             conn.execute(model_settings.insert().values(name=name, downloadable=flag))
+        self._flags.pop(name, None)

@@ -20,6 +20,7 @@ import numpy as np
 from app.zoo.base import Field, InputError, ServedModel
 
 LEAF = -1
+SMALL_BATCH = 8
 MISSING_TOKENS = frozenset(
     {
         "",
@@ -84,6 +85,8 @@ class TreeModel(ServedModel):
     def final_nodes(self, X: np.ndarray) -> np.ndarray:
         """For each row, the node where its descent ends (a leaf, or a missing split)."""
         X = self._check(X)
+        if len(X) <= SMALL_BATCH:
+            return np.array([self._walk(row) for row in X.tolist()], dtype=np.int64)
         rows = np.arange(len(X))
         node = np.zeros(len(X), dtype=np.int64)
         for _ in range(self._depth):
@@ -98,16 +101,48 @@ class TreeModel(ServedModel):
             node = np.where(moving, np.where(left, self.node_left[node], self.node_right[node]), node)
         return node
 
+    @cached_property
+    def _python_nodes(self) -> list[tuple[int, float, int, int, bool]]:
+        return list(
+            zip(
+                self.node_field.tolist(),
+                self.node_value.tolist(),
+                self.node_left.tolist(),
+                self.node_right.tolist(),
+                self._node_is_categorical.tolist(),
+                strict=True,
+            )
+        )
+
+    def _walk(self, row: list[float]) -> int:
+        """One row's descent in plain Python: for single-row queries numpy's per-call cost dominates."""
+        nodes = self._python_nodes
+        node = 0
+        while True:
+            field, threshold, left, right, categorical = nodes[node]
+            if field == LEAF:
+                return node
+            value = row[field]
+            if value != value:  # NaN: a missing value stops the descent here
+                return node
+            go_left = value != threshold if categorical else value <= threshold
+            node = left if go_left else right
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         counts = self.node_counts[self.final_nodes(X)].astype(np.float64)
         return counts / counts.sum(axis=1, keepdims=True)
 
-    def predict_paths(self, X: np.ndarray) -> list[list[dict[str, Any]]]:
-        """For each row, the predicates of the nodes it passed, root excluded."""
+    @cached_property
+    def _parents(self) -> np.ndarray:
         parent = np.full(len(self.node_field), LEAF, dtype=np.int64)
         inner = np.flatnonzero(self.node_field != LEAF)
         parent[self.node_left[inner]] = inner
         parent[self.node_right[inner]] = inner
+        return parent
+
+    def predict_paths(self, X: np.ndarray) -> list[list[dict[str, Any]]]:
+        """For each row, the predicates of the nodes it passed, root excluded."""
+        parent = self._parents
         paths = []
         for node in self.final_nodes(X):
             path = []
