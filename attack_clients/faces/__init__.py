@@ -1,0 +1,1 @@
+"""Model inversion of face classifiers (Fredrikson, Jha & Ristenpart, CCS 2015)."""
