@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from attack_clients.cli import add_target_arguments, client_from_args, write_results
+from attack_clients.datasets import FaceData
 from attack_clients.oracle import Oracle, QueryStats, query_all
 
 
@@ -146,7 +147,8 @@ class _Session:
                 f"SSIM {m['ssim_mean']:.3f}/{m['ssim_max']:.3f}; rows {attack['rows']}, {seconds:.1f}s"
             )
 
-    def evaluation_data(self):
+    def evaluation_data(self) -> tuple[FaceData | None, np.ndarray | None, str | None]:
+        """The evaluator's data at the model's resolution and each class's identity (or why not)."""
         from attack_clients.datasets import load_faces
         from attack_clients.faces.evaluation import identity_map
 

@@ -108,3 +108,17 @@ class LocalOracle:
         self.stats.bytes_received += n * (4 * probabilities.shape[1] + 8)
         self.stats.seconds += time.perf_counter() - start
         return labels, probabilities
+
+
+MAX_BATCH_BYTES = 64 * 2**20
+
+
+def query_all(oracle: Oracle, X: np.ndarray, max_batch_bytes: int = MAX_BATCH_BYTES) -> np.ndarray:
+    """Returned confidences for every row of ``X``, in as few calls as fit in ``max_batch_bytes``.
+
+    The service answers big batches fast and single rows slowly; the cap only
+    keeps one request's float32 body bounded.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    per_batch = max(1, max_batch_bytes // max(1, 4 * X.shape[1]))
+    return np.vstack([oracle.predict_proba(X[i : i + per_batch])[1] for i in range(0, len(X), per_batch)])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+FLOAT32_SMALLEST = 1.4e-45
 GRIDS = (0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0001)
 
 
@@ -24,8 +25,8 @@ class DefenceProfile:
 
     @property
     def floor(self) -> float:
-        """Largest value a reported 0 can hide: half the grid, or tiny if exact."""
-        return self.rounding / 2 if self.rounding else 1e-12
+        """Largest value a reported 0 can hide: half the grid, or float32's smallest."""
+        return self.rounding / 2 if self.rounding else FLOAT32_SMALLEST
 
     def apply(self, probabilities: np.ndarray) -> np.ndarray:
         """The same truncation applied to other vectors (to align training data)."""

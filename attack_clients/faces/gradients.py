@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from scipy.fft import idct
 
+from attack_clients.faces.defence_profile import FLOAT32_SMALLEST
 from attack_clients.oracle import MAX_BATCH_BYTES, Oracle, query_all
 
 TINY = 1e-300
@@ -105,7 +106,7 @@ class ZerothOrderGradient:
         seed: int | None = None,
         smooth_cost: bool = False,
         log_gradient: bool = False,
-        floor: float = 1e-12,
+        floor: float = FLOAT32_SMALLEST,
         max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self.oracle = oracle
@@ -154,7 +155,7 @@ class FiniteDifferenceGradient:
         coordinates: int | None = None,
         seed: int | None = None,
         log_gradient: bool = False,
-        floor: float = 1e-12,
+        floor: float = FLOAT32_SMALLEST,
         max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self.oracle = oracle

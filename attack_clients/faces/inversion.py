@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from attack_clients.faces.defence_profile import FLOAT32_SMALLEST
 from attack_clients.faces.gradients import (
     FiniteDifferenceGradient,
     WhiteBoxGradient,
@@ -38,7 +39,7 @@ class BlackBoxSettings:
     basis: tuple[int, int] = (16, 16)
     smooth_cost: bool = False
     log_gradient: bool = False
-    floor: float = 1e-12
+    floor: float = FLOAT32_SMALLEST
     fd_step: float = 0.01
     fd_coordinates: int | None = None
     seed: int = 0

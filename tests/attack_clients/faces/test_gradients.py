@@ -9,6 +9,7 @@ from attack_clients.faces.evaluation import FaceEvaluator
 from attack_clients.faces.gradients import FiniteDifferenceGradient, WhiteBoxGradient, ZerothOrderGradient, dct_basis
 from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box, invert_white_box
 from attack_clients.faces.mi_face import MIFaceParams
+from attack_clients.faces.network import WhiteBoxModel
 from attack_clients.oracle import LocalOracle
 
 
@@ -73,3 +74,16 @@ def test_black_box_mi_face_identifies_digits_and_counts_rows(digits_target) -> N
     assert (evaluator.predict(images) == np.asarray(labels)).mean() >= 0.5
     white, _ = invert_white_box(digits_target.export, labels, MIFaceParams(alpha=400, lam=1.0))
     assert (evaluator.predict(white) == np.asarray(labels)).mean() >= 0.5
+
+
+def test_black_box_log_gradient_climbs_from_confidences_near_1e_minus_20(digits_target) -> None:
+    """A bias of 45 on class 0 gives the others f ~ 1e-20 at x0 (unrounded answers)."""
+    layer = dict(digits_target.export["layers"][0])
+    layer["bias"] = np.r_[45.0, np.zeros(9)]
+    model = WhiteBoxModel({**digits_target.export, "layers": [layer]})
+    oracle = LocalOracle(model.predict_proba, digits_target.data.classes)
+    settings = BlackBoxSettings(directions=8, delta=0.5, basis=(8, 8), log_gradient=True)
+    _, result = invert_black_box(oracle, [3, 5], (8, 8), MIFaceParams(alpha=300, lam=0.5), settings)
+    start = np.log(model.predict_proba(np.zeros((1, 64)))[0, [3, 5]])
+    assert (start < -35).all()
+    assert (result.log_confidence - start > 10).all()
