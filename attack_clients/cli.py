@@ -69,7 +69,7 @@ def write_results(out: Path, results: Mapping[str, Any]) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from attack_clients import cli_faces, cli_trees
+    from attack_clients import cli_evaluate, cli_faces, cli_trees
 
     parser = argparse.ArgumentParser(
         prog="python -m attack_clients",
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="attack", required=True, metavar="ATTACK")
     cli_faces.register(subparsers)
     cli_trees.register(subparsers)
+    cli_evaluate.register(subparsers)
     return parser
 
 

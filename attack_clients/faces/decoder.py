@@ -26,6 +26,7 @@ import torch
 from scipy.ndimage import shift as nd_shift
 from sklearn.decomposition import PCA
 from torch import nn
+from tqdm.auto import trange
 
 from attack_clients.faces.defence_profile import DefenceProfile, detect
 from attack_clients.oracle import Oracle, query_all
@@ -61,6 +62,7 @@ class DecoderInversion:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    progress: bool = False
 
     def _features(self, probabilities: np.ndarray) -> torch.Tensor:
         aligned = self.profile_.apply(probabilities)
@@ -86,7 +88,7 @@ class DecoderInversion:
         X = self._features(probabilities)
         Y = torch.as_tensor(self.pca_.transform(images), dtype=torch.float32)
         generator = torch.Generator().manual_seed(self.seed)
-        for _ in range(self.epochs):
+        for _ in trange(self.epochs, desc="decoder epochs", disable=not self.progress, leave=False):
             for batch in torch.randperm(len(X), generator=generator).split(64):
                 optimiser.zero_grad()
                 loss = nn.functional.mse_loss(self.network_(X[batch]), Y[batch])

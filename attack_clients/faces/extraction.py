@@ -26,6 +26,7 @@ import torch
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import logsumexp
 from torch import nn
+from tqdm.auto import trange
 
 from attack_clients.faces.defence_profile import DefenceProfile, detect
 from attack_clients.faces.gradients import WhiteBoxGradient, dct_basis
@@ -178,6 +179,7 @@ def fit_surrogate(
     hidden: int = 256,
     epochs: int = 20,
     seed: int = 0,
+    progress: bool = False,
 ) -> tuple[Surrogate, dict]:
     """Train a surrogate on ``queries`` rows spent over ``rounds`` rounds.
 
@@ -191,7 +193,7 @@ def fit_surrogate(
     model = Surrogate(basis, n_classes, hidden)
     per_round = queries // rounds
     inputs, answers, losses = [], [], []
-    for round_index in range(rounds):
+    for round_index in trange(rounds, desc="surrogate rounds", disable=not progress, leave=False):
         if round_index == 0:
             X = smooth_images(per_round, basis, generator)
         else:

@@ -1,0 +1,175 @@
+"""The report's figures (matplotlib, Agg): success vs rounding, the privacy-utility frontier,
+and reconstructed faces with one row per defence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from attack_clients.evaluate.answers import utility_cost
+from attack_clients.evaluate.store import ResultStore
+from attack_clients.evaluate.sweep import ATTACK_BY_NAME, DEFENCES, ROUNDING
+
+Rows = Sequence[Mapping[str, Any]]
+MAX_COLUMNS = 8
+SUCCESS_LABEL = {"face": "evaluator top-1", "tree": "precision of 'yes' (training)"}
+
+
+def _attacks(rows: Rows) -> list[str]:
+    return [name for name in ATTACK_BY_NAME if any(r["attack"] == name for r in rows)]
+
+
+def _models(rows: Rows, attack: str) -> list[str]:
+    return list(dict.fromkeys(r["model"] for r in rows if r["attack"] == attack))
+
+
+def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
+    columns = min(3, max(1, count))
+    lines = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.6 * lines), squeeze=False)
+    for ax in axes.ravel()[count:]:
+        ax.axis("off")
+    return fig, axes.ravel()
+
+
+def success_vs_rounding(rows: Rows, path: Path) -> Path:
+    """Per attack, success at each rounding level per model; filled markers where it works."""
+    by_cell = {(r["attack"], r["model"], r["defence"]): r for r in rows}
+    levels = ["none", *(f"round-{r:g}" for r in ROUNDING)]
+    attacks = _attacks(rows)
+    fig, axes = _panels(len(attacks))
+    for ax, attack in zip(axes, attacks, strict=False):
+        for model in _models(rows, attack):
+            cells = [by_cell.get((attack, model, level)) for level in levels]
+            x = [i for i, c in enumerate(cells) if c is not None and c.get("success") is not None]
+            y = [cells[i]["success"] for i in x]
+            (line,) = ax.plot(x, y, "-", label=model)
+            for i in x:
+                works = bool(cells[i]["works"])
+                ax.plot(i, cells[i]["success"], "o", color=line.get_color(), fillstyle="full" if works else "none")
+            chance = next((c["chance"] for c in cells if c is not None and c.get("chance") is not None), None)
+            if chance is not None:
+                ax.axhline(chance, color=line.get_color(), linestyle=":", linewidth=1)
+        ax.set_xticks(range(len(levels)), ["none", *(f"{r:g}" for r in ROUNDING)])
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("rounding r")
+        ax.set_ylabel(SUCCESS_LABEL[ATTACK_BY_NAME[attack].family])
+        ax.set_title(ATTACK_BY_NAME[attack].title, fontsize=9)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle("Attack success vs rounding (dotted: chance; hollow: not above chance)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def frontier(rows: Rows, path: Path) -> Path:
+    """Per attack: each defence as (held-out Brier increase, attack success), and the frontier:
+    the least success a defender can reach for at most that cost."""
+    attacks = _attacks(rows)
+    fig, axes = _panels(len(attacks))
+    for ax, attack in zip(axes, attacks, strict=False):
+        for model in _models(rows, attack):
+            points = [
+                (utility_cost(r)["brier"], r["success"], r["defence"])
+                for r in rows
+                if r["attack"] == attack
+                and r["model"] == model
+                and r.get("success") is not None
+                and utility_cost(r)["brier"] is not None
+            ]
+            if not points:
+                continue
+            points.sort()
+            (line,) = ax.plot([p[0] for p in points], [p[1] for p in points], "o", alpha=0.7, label=model)
+            best = np.minimum.accumulate([p[1] for p in points])
+            ax.step([p[0] for p in points], best, where="post", color=line.get_color())
+            for cost, success, name in points:
+                ax.annotate(name, (cost, success), fontsize=5, alpha=0.8)
+        ax.set_xscale("symlog", linthresh=1e-4)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("held-out Brier increase (defended - clean)")
+        ax.set_ylabel(SUCCESS_LABEL[ATTACK_BY_NAME[attack].family])
+        ax.set_title(ATTACK_BY_NAME[attack].title, fontsize=9)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.suptitle("Privacy-utility frontier (step: least success at no more cost)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _label(name: str) -> int:
+    return int(name.removeprefix("recon-").removesuffix(".png"))
+
+
+def face_grid(store: ResultStore, attack: str, model: str, references: Mapping[int, np.ndarray], path: Path) -> Path:
+    """Reconstructions of the first identities, one row per defence (real faces on top when known)."""
+    rows: list[tuple[str, dict[int, np.ndarray]]] = []
+    for defence in DEFENCES:
+        folder = store.files(f"{attack}.{model}.{defence.name}")
+        images = {_label(p.name): plt.imread(p) for p in sorted(folder.glob("recon-*.png"))} if folder.is_dir() else {}
+        rows.append((defence.name, images))
+    labels = sorted({label for _, images in rows for label in images})[:MAX_COLUMNS]
+    if references:
+        rows.insert(0, ("real", {k: v for k, v in references.items() if k in labels}))
+    fig, axes = plt.subplots(
+        len(rows), max(1, len(labels)), figsize=(1.1 * max(1, len(labels)) + 1, 1.25 * len(rows)), squeeze=False
+    )
+    for i, (name, images) in enumerate(rows):
+        for j, label in enumerate(labels):
+            ax = axes[i, j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if label in images:
+                ax.imshow(images[label], cmap="gray", vmin=0, vmax=1)
+            if i == 0:
+                ax.set_title(str(label), fontsize=7)
+        axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle(f"{ATTACK_BY_NAME[attack].title} on {model}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def real_faces(store: ResultStore, model: str) -> dict[int, np.ndarray]:
+    """One real image per model class (the evaluator's copy of the data), if the data is here."""
+    from attack_clients.datasets import load_faces
+    from attack_clients.faces.evaluation import identity_map
+
+    keys = (f"{attack}.{model}.{d.name}" for attack in ("mi-face-bb", "mi-face-wb", "extract-invert") for d in DEFENCES)
+    raw = next((r for r in (store.load(k).get("raw") for k in keys if store.done(k)) if r and r.get("classes")), {})
+    classes, shape = raw.get("classes"), tuple(raw.get("image_shape") or ())
+    if not classes or len(shape) != 2:
+        return {}
+    try:
+        data = load_faces(shape)
+    except FileNotFoundError:
+        return {}
+    mapping = identity_map(classes, data)
+    if mapping is None:
+        return {}
+    return {k: data.images[np.flatnonzero(data.labels == mapping[k])[0]].reshape(shape) for k in range(len(classes))}
+
+
+def draw_all(rows: Rows, store: ResultStore, folder: Path) -> list[Path]:
+    """Every figure of the report, as PNGs in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [success_vs_rounding(rows, folder / "success-vs-rounding.png"), frontier(rows, folder / "frontier.png")]
+    for attack in _attacks(rows):
+        if ATTACK_BY_NAME[attack].family != "face":
+            continue
+        for model in _models(rows, attack):
+            references = real_faces(store, model)
+            paths.append(face_grid(store, attack, model, references, folder / f"faces-{attack}-{model}.png"))
+    return paths

@@ -1,0 +1,319 @@
+"""``report.md`` and the self-contained ``report.html``: the study's tables next to ours, the
+rounding answer, where we agree and where we don't, and every cell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from attack_clients.evaluate.answers import cheapest_stop, utility_cost
+from attack_clients.evaluate.document import Block, Bullets, Figure, Heading, Paragraph, Table, html_page, markdown
+from attack_clients.evaluate.results import ALPHA, index
+from attack_clients.evaluate.study import (
+    CITATION,
+    DATASETS,
+    STUDY_TREE_TABLE,
+    TABLE_NOTE,
+    TREE_ROWS,
+    our_tree_row,
+)
+from attack_clients.evaluate.sweep import ATTACK_BY_NAME, ROUNDING
+
+Summary = Mapping[str, Any]
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{float(value):.{digits}f}"
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None else f"{100 * float(value):.1f}"
+
+
+def _mark(row: Mapping[str, Any] | None) -> str:
+    if row is None:
+        return "(pending)"
+    if row.get("status") != "ok":
+        return "n/a"
+    return f"{_num(row.get('success'), 2)} {'✓' if row.get('works') else '✗'}"
+
+
+def _title(attack: str) -> str:
+    return ATTACK_BY_NAME[attack].title if attack in ATTACK_BY_NAME else attack
+
+
+def overview(summary: Summary) -> list[Block]:
+    run = summary["run"]
+    data = summary.get("data_dir") or "none (built-in fallbacks: digits faces, fair-tree)"
+    failed = summary.get("failed") or {}
+    lines = [
+        f"Profile {summary['profile']}; service {summary['service']['url']} "
+        f"({'started by this run' if summary['service']['started_here'] else 'given'}); data {data}.",
+        f"Cells finished: {summary['finished_cells']} of {summary['grid_cells']} in the grid"
+        + (f"; {len(failed)} failed (retried on the next run): {', '.join(sorted(failed))}" if failed else "")
+        + ".",
+        f"This invocation computed {len(run['computed'])} cells ({run['already_done']} were already stored) in "
+        f"{run['seconds']:.0f} s wall time on {run['executor']}; the finished cells' own compute adds up to "
+        f"{summary['compute_seconds']:.0f} s.",
+        f"Models: faces {', '.join(summary['models']['face']) or 'none'}; trees "
+        f"{', '.join(summary['models']['tree']) or 'none'}.",
+    ]
+    return [Heading(f"Model-inversion evaluation ({summary['profile']} profile)", 1), Bullets(tuple(lines))]
+
+
+def rounding_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    by_cell = index(rows)
+    table = []
+    for answer in summary["rounding_answers"]:
+        attack, model = answer["attack"], answer["model"]
+        none = by_cell.get((attack, model, "none"))
+        table.append(
+            (
+                _title(attack),
+                model,
+                f"{_mark(none)} (chance {_num(none.get('chance'), 2) if none else '-'})",
+                *(_mark(by_cell.get((attack, model, f"round-{r:g}"))) for r in ROUNDING),
+                answer["sentence"],
+            )
+        )
+    cheapest = []
+    for answer in summary["rounding_answers"]:
+        best = cheapest_stop(rows, answer["attack"], answer["model"])
+        if best is not None:
+            cost = utility_cost(best)
+            cheapest.append(
+                (
+                    _title(answer["attack"]),
+                    answer["model"],
+                    best["defence"],
+                    f"{cost['brier']:+.4f}",
+                    "-" if cost["accuracy"] is None else f"{cost['accuracy']:+.4f}",
+                )
+            )
+    return [
+        Heading("Answer: at which rounding level does each attack stop working?"),
+        Paragraph(
+            "An attack works in a cell when its success beats chance by a one-sided exact binomial test at "
+            f"{ALPHA:g}: faces, the independent evaluator's top-1 identification (k hits of n judged "
+            "reconstructions, chance 1/classes); trees, the precision of the sensitive 'yes' on training targets "
+            "(k right of n announced, chance the share of 'yes'). It stops working at r when it works undefended "
+            "and no longer does at r and at every coarser level tested. The cost is the model's held-out utility "
+            "under that defence minus its clean utility (the service's /admin/models/<m>/utility)."
+        ),
+        Table(
+            ("attack", "model", "none", *(f"r={r:g}" for r in ROUNDING), "answer"),
+            tuple(table),
+            "Success per rounding level (✓ above chance, ✗ not)",
+        ),
+        Table(
+            ("attack", "model", "cheapest defence that stops it", "Brier increase", "accuracy change"),
+            tuple(cheapest),
+            "Over every defence in the grid, not only rounding",
+        ),
+    ]
+
+
+def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    by_cell = index(rows)
+    blocks: list[Block] = [
+        Heading("Decision trees: the study's table and ours"),
+        Paragraph(
+            "As in the study: accuracy, and precision and recall of the sensitive 'yes', in percent, on targets "
+            "from the training data, undefended. White-box is white-box-with-counts over the downloaded tree, "
+            "black-box the MAP estimator; random guesses uniformly, baseline always answers the majority value, "
+            f"ideal learns x1 from the other features and the label on the training data. Study: {CITATION}; "
+            f"{TABLE_NOTE}."
+        ),
+    ]
+    for model in summary["models"]["tree"]:
+        wb, bb = by_cell.get(("tree-wbwc", model, "none")), by_cell.get(("tree-map", model, "none"))
+        reference = wb or bb
+        study = STUDY_TREE_TABLE.get(model)
+        table = []
+        for who in TREE_ROWS:
+            source, name = {"white-box": (wb, "attack"), "black-box": (bb, "attack")}.get(who, (reference, who))
+            ours = our_tree_row(source, name) if source is not None else (None, None, None)
+            theirs = tuple(f"{v:.1f}" for v in study[who]) if study else ("-", "-", "-")
+            table.append((who, *(_pct(v) for v in ours), *theirs))
+        label = DATASETS.get(model, f"{model} (no counterpart in the study)")
+        blocks.append(
+            Table(
+                ("", "ours acc", "ours prec", "ours rec", "study acc", "study prec", "study rec"),
+                tuple(table),
+                f"{label}: training targets ({_count(reference)} people)",
+            )
+        )
+        held = []
+        for who, source, name in (
+            ("white-box", wb, "attack"),
+            ("black-box", bb, "attack"),
+            ("baseline", reference, "baseline"),
+            ("ideal", reference, "ideal"),
+        ):
+            values = our_tree_row(source, name, "heldout") if source is not None else (None, None, None)
+            held.append((who, *(_pct(v) for v in values)))
+        blocks.append(Table(("", "acc", "prec", "rec"), tuple(held), f"{label}: held-out targets (ours only)"))
+    return blocks
+
+
+def _count(row: Mapping[str, Any] | None) -> str:
+    return "-" if row is None or row.get("training.attack.n") is None else str(row["training.attack.n"])
+
+
+def face_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    table = [
+        (
+            _title(r["attack"]),
+            r["model"],
+            f"{_pct(r.get('top1'))} ({_pct(r.get('chance_top1'))})",
+            f"{_pct(r.get('top5'))} ({_pct(r.get('chance_top5'))})",
+            f"{_pct(r.get('lineup_accuracy'))} ({_pct(r.get('lineup_accuracy_always_absent'))})",
+            _num(r.get("ssim_mean")),
+            str(r.get("n_labels") or "-"),
+            str(r.get("rows") if r.get("rows") is not None else "-"),
+            _num(r.get("wall_seconds"), 1),
+        )
+        for r in rows
+        if r["family"] == "face" and r["defence"] == "none"
+    ]
+    return [
+        Heading("Faces: our reconstructions, undefended"),
+        Paragraph(
+            "Top-1 and top-5 identification by an independent evaluator (RBF-SVM on PCA features, trained on all "
+            "images of the identities; not the target's architecture), five-face lineup accuracy (the person is "
+            "present in 80% of lineups, so always answering 'absent' scores 20%), and SSIM to the person's real "
+            "images; chance in brackets. The study judged with human workers on Mechanical Turk instead."
+        ),
+        Table(
+            ("attack", "model", "top-1 %", "top-5 %", "lineup %", "SSIM", "judged", "rows", "seconds"),
+            tuple(table),
+        ),
+    ]
+
+
+def comparison_section(summary: Summary) -> list[Block]:
+    comparisons = summary["comparisons"]
+    by_verdict: dict[str, list[str]] = {}
+    for c in comparisons:
+        by_verdict.setdefault(c["verdict"], []).append(f"{c['claim']} (ours: {c['ours']})")
+    return [
+        Heading("Where we agree with the study, and where we don't"),
+        *(
+            block
+            for verdict in ("agree", "disagree", "no data")
+            if verdict in by_verdict
+            for block in (
+                Paragraph(f"We {verdict}:" if verdict != "no data" else "No data yet:"),
+                Bullets(tuple(by_verdict[verdict])),
+            )
+        ),
+        Table(
+            ("claim", "the study", "ours", "verdict", "rule"),
+            tuple((c["claim"], c["source"], c["ours"], c["verdict"], c["rule"]) for c in comparisons),
+        ),
+    ]
+
+
+def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    table = []
+    for r in rows:
+        cost = utility_cost(r)
+        sent, received = r.get("bytes_sent") or 0, r.get("bytes_received") or 0
+        table.append(
+            (
+                r["attack"],
+                r["model"],
+                r["defence"],
+                _num(r.get("success")),
+                _num(r.get("chance")),
+                "yes" if r.get("works") else "no",
+                _num(r.get("p_value"), 3),
+                str(r.get("queries") if r.get("queries") is not None else "-"),
+                str(r.get("rows") if r.get("rows") is not None else "-"),
+                f"{(sent + received) / 1e6:.1f}",
+                _num(r.get("seconds"), 1),
+                _num(r.get("utility.accuracy")),
+                "-" if cost["brier"] is None else f"{cost['brier']:+.4f}",
+                r.get("reused_from") or r.get("status") or "",
+            )
+        )
+    return [
+        Heading("Every cell"),
+        Paragraph(
+            "Cost from the attack client's QueryStats (HTTP requests, rows, MB both ways, HTTP seconds); utility "
+            "on the model's held-out rows under the cell's defence. 'reused' cells are white-box attacks whose "
+            "downloaded model matched the undefended one (see method)."
+        ),
+        Table(
+            (
+                "attack",
+                "model",
+                "defence",
+                "success",
+                "chance",
+                "works",
+                "p",
+                "requests",
+                "rows",
+                "MB",
+                "s",
+                "utility acc",
+                "Brier +",
+                "note",
+            ),
+            tuple(table),
+        ),
+    ]
+
+
+def method_section(summary: Summary) -> list[Block]:
+    settings = summary["settings"]
+    options = "; ".join(f"{k}: {' '.join(v)}" for k, v in settings["options"].items()) or "documented defaults"
+    return [
+        Heading("Method and caveats"),
+        Bullets(
+            (
+                f"Profile {summary['profile']}: identities {settings['identities'] or 'all'}, tree targets "
+                f"{settings['tree_sample'] or 'all'} per set, per-attack options: {options}.",
+                "Each cell runs under its own user whose per-user defence is the cell's defence, so cells run in "
+                "parallel on one server without interfering; the attacks use only the HTTP API.",
+                "White-box attacks make no prediction query. Under each defence the cell downloads the model as "
+                "its own user; when the download's SHA-256 equals the undefended cell's, the (deterministic) attack "
+                "result is reused instead of recomputed, and the check is stored in the cell.",
+                "Noise is the service's default: fresh for every answer (not keyed to the input).",
+                f"Small samples: with n judged identities top-1 moves in steps of 1/n, and the binomial test at "
+                f"{ALPHA:g} needs several hits before it calls an attack working.",
+                f"Study numbers: {TABLE_NOTE}. Quoted sentences are the paper's own.",
+            )
+        ),
+    ]
+
+
+def figures_section(figures: Sequence[Path]) -> list[Block]:
+    captions = {
+        "success-vs-rounding.png": "Attack success vs rounding level, per attack and model",
+        "frontier.png": "Privacy-utility frontier over all defences",
+    }
+    return [Heading("Figures")] + [
+        Figure(path, captions.get(path.name, f"Reconstructions, one row per defence: {path.stem}")) for path in figures
+    ]
+
+
+def write_reports(summary: Summary, figures: Sequence[Path], out: Path) -> tuple[Path, Path]:
+    """``out/report.md`` and ``out/report.html`` from the run's summary and figures."""
+    rows = summary["cells"]
+    blocks = [
+        *overview(summary),
+        *rounding_section(summary, rows),
+        *tree_section(summary, rows),
+        *face_section(summary, rows),
+        *comparison_section(summary),
+        *figures_section(figures),
+        *cells_section(rows),
+        *method_section(summary),
+    ]
+    md, page = out / "report.md", out / "report.html"
+    md.write_text(markdown(blocks, out))
+    page.write_text(html_page(f"Model-inversion evaluation ({summary['profile']})", blocks))
+    return md, page

@@ -1,0 +1,143 @@
+"""One flat row per cell, with the verdict "does the attack work here?".
+
+Success measures: faces, the independent evaluator's top-1 identification over
+the judged reconstructions (chance 1/classes); trees, the precision of the
+sensitive "yes" on the training targets (the study's headline; chance is the
+share of "yes" among them). An attack *works* in a cell when that success is
+above chance by a one-sided exact binomial test at ``ALPHA``: k hits out of n
+judged (faces) or k right out of n announced "yes" (trees). A tree attack that
+never announces "yes" does not work, whatever its accuracy (the majority
+baseline never does either).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scipy.stats import binomtest
+
+ALPHA = 0.05
+FACE_METRICS = (
+    "top1",
+    "top5",
+    "lineup_accuracy",
+    "ssim_mean",
+    "ssim_max",
+    "chance_top1",
+    "chance_top5",
+    "lineup_accuracy_always_absent",
+    "n_labels",
+    "ssim_to_victim",
+    "baseline_mean_face_ssim_to_victim",
+)
+TREE_SETS = ("training", "heldout")
+TREE_WHO = ("attack", "baseline", "random", "ideal")
+TREE_MEASURES = ("accuracy", "precision", "recall")
+UTILITY = (
+    "accuracy",
+    "clean_accuracy",
+    "log_loss",
+    "clean_log_loss",
+    "brier",
+    "clean_brier",
+    "mean_abs_change",
+    "label_change_rate",
+)
+IDENTITY = ("key", "attack", "family", "model", "defence", "defence_kind", "defence_level", "status", "reused_from")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Success, its chance level, the binomial evidence and whether the attack works."""
+
+    success: float | None
+    chance: float | None
+    hits: int
+    trials: int
+    p_value: float | None
+    works: bool
+
+
+def cost(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Requests, rows, bytes and HTTP seconds from the client's QueryStats; the cell's wall time."""
+    raw = result.get("raw") or {}
+    stats = raw.get("attack_stats") or raw
+    return {
+        "queries": stats.get("queries"),
+        "rows": stats.get("rows"),
+        "bytes_sent": stats.get("bytes_sent"),
+        "bytes_received": stats.get("bytes_received"),
+        "seconds": stats.get("seconds"),
+        "wall_seconds": result.get("wall_seconds"),
+    }
+
+
+def metrics(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The family's success measures, flat."""
+    measured = (result.get("raw") or {}).get("metrics") or {}
+    if result.get("family") == "face":
+        return {name: measured.get(name) for name in FACE_METRICS}
+    flat: dict[str, Any] = {}
+    for split in TREE_SETS:
+        for who in TREE_WHO:
+            values = (measured.get(split) or {}).get(who) or {}
+            for measure in TREE_MEASURES:
+                flat[f"{split}.{who}.{measure}"] = values.get(measure)
+    attack = (measured.get("training") or {}).get("attack") or {}
+    flat.update({f"training.attack.{k}": attack.get(k) for k in ("n", "guessed_positive", "true_positive")})
+    return flat
+
+
+def verdict(result: Mapping[str, Any]) -> Verdict:
+    """Does the attack beat chance in this cell (see the module docstring)?"""
+    measured = metrics(result)
+    if result.get("family") == "face":
+        success, chance, trials = measured["top1"], measured["chance_top1"], measured["n_labels"] or 0
+        hits = round((success or 0.0) * trials)
+    else:
+        success = measured["training.attack.precision"]
+        chance = measured["training.random.precision"]
+        trials = measured["training.attack.guessed_positive"] or 0
+        hits = measured["training.attack.true_positive"] or 0
+    if result.get("status") != "ok" or success is None or chance is None or trials == 0:
+        return Verdict(success, chance, int(hits), int(trials), None, False)
+    p_value = float(binomtest(int(hits), int(trials), float(chance), alternative="greater").pvalue)
+    return Verdict(success, chance, int(hits), int(trials), p_value, p_value < ALPHA)
+
+
+def row(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The CSV row of one cell."""
+    judged = verdict(result)
+    utility = result.get("utility") or {}
+    return {
+        **{name: result.get(name) for name in IDENTITY},
+        "success": judged.success,
+        "chance": judged.chance,
+        "hits": judged.hits,
+        "trials": judged.trials,
+        "p_value": judged.p_value,
+        "works": judged.works,
+        **cost(result),
+        **{f"utility.{name}": utility.get(name) for name in UTILITY},
+        **metrics(result),
+    }
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One row per cell; the columns are the union over families, in first-seen order."""
+    columns: dict[str, None] = {}
+    for r in rows:
+        columns.update(dict.fromkeys(r))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def index(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
+    """Rows by (attack, model, defence)."""
+    return {(r["attack"], r["model"], r["defence"]): r for r in rows}
