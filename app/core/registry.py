@@ -66,17 +66,19 @@ class Registry:
             ).scalars().all()
         return [*self.builtins.values(), *(self.uploaded(i) for i in ids)]
 
-    def downloadable(self, model: ServedModel) -> bool:
-        """Whether the white-box download is on; cached per worker for ``FLAG_CACHE_SECONDS``."""
+    def downloadable_cached(self, model: ServedModel) -> bool:
+        """``downloadable``, remembered per worker for ``FLAG_CACHE_SECONDS``: for the
+        per-prediction hot path (BigML's prediction path), never for the download itself."""
         key = model.metadata.get("upload_id") or model.name
         now = time.monotonic()
         cached = self._flags.get(key)
         if cached is None or now - cached[0] > FLAG_CACHE_SECONDS:
-            cached = (now, self._read_downloadable(model))
+            cached = (now, self.downloadable(model))
             self._flags[key] = cached
         return cached[1]
 
-    def _read_downloadable(self, model: ServedModel) -> bool:
+    def downloadable(self, model: ServedModel) -> bool:
+        """Whether the white-box download is on, read from the database."""
         with self.engine.connect() as conn:
             if model.owner is None:
                 flag = conn.execute(

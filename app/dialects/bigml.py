@@ -602,7 +602,7 @@ def _pixels(model: ServedModel, record: Mapping[str, float]) -> np.ndarray:
 
 def _path(model: ServedModel, record: Mapping[str, Any]) -> dict[str, Any]:
     """The splits a tree took for ``record``; none when the model is black-box only."""
-    if not services().registry.downloadable(model):
+    if not services().registry.downloadable_cached(model):
         return {"path": [], "next_predicates": [], "unknown_fields": []}
     return res.rendered_tree(model).path(model.predict_paths(model.encode_records([record]))[0])
 
