@@ -43,6 +43,8 @@ class RoundingAnswer:
     def sentence(self) -> str:
         if self.outcome == "incomplete":
             return "not every rounding cell has finished: no answer yet."
+        if self.outcome == "not-applicable":
+            return "could not run undefended here (download refused or no data: see the cell's log)."
         if self.outcome == "never-worked":
             return "does not beat chance even without a defence, so rounding has nothing to stop."
         if self.outcome == "survives":
@@ -76,6 +78,8 @@ def rounding_answer(attack: str, model: str, rows: Mapping[tuple[str, str, str],
     )
     if any(c is None for c in cells):
         return RoundingAnswer(attack, model, "incomplete", None, False, levels, None)
+    if cells[0].get("status") != "ok":
+        return RoundingAnswer(attack, model, "not-applicable", None, False, levels, None)
     works = [bool(c["works"]) for c in cells]
     if not works[0]:
         return RoundingAnswer(attack, model, "never-worked", None, False, levels, None)
@@ -93,8 +97,11 @@ def rounding_answers(rows: Iterable[Mapping[str, Any]], pairs: Sequence[tuple[st
 
 
 def cheapest_stop(rows: Iterable[Mapping[str, Any]], attack: str, model: str) -> Mapping[str, Any] | None:
-    """Among all defences where the attack no longer works, the one with the smallest Brier increase."""
+    """Among all defences where a working attack no longer works, the one with the smallest Brier increase."""
     order = {d.name: i for i, d in enumerate(DEFENCES)}
+    rows = list(rows)
+    if not any(r["attack"] == attack and r["model"] == model and r["defence"] == "none" and r["works"] for r in rows):
+        return None
     candidates = [
         r
         for r in rows

@@ -28,10 +28,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
+from attack_clients.cli import build_parser
+from attack_clients.clients import DownloadForbidden, connect
 from attack_clients.evaluate.capture import captured
 from attack_clients.evaluate.service import Service
 from attack_clients.evaluate.sweep import Cell, Profile
+from attack_clients.trees.records import load_table
 
 SPLIT_COLUMN = "__evaluate_split__"
 LOG_TAIL = 2000
@@ -82,8 +86,6 @@ def _feed(digest: Any, value: Any) -> None:
 
 def download_fingerprint(task: CellTask) -> tuple[str | None, dict[str, Any]]:
     """SHA-256 of the model as the cell's user downloads it (None if refused), and the traffic."""
-    from attack_clients.clients import DownloadForbidden, connect
-
     with connect(task.url, task.api_key, task.cell.model, "bigml") as client:
         try:
             model = client.download_model()
@@ -100,9 +102,6 @@ def _labels(profile: Profile) -> list[str]:
 
 def _tree_records(task: CellTask, folder: Path) -> list[str]:
     """A sample of the tree's training and held-out targets as ``--records`` (profile ``tree_sample``)."""
-    from attack_clients.clients import connect
-    from attack_clients.trees.records import load_table
-
     with connect(task.url, task.api_key, task.cell.model) as client:
         metadata = client.metadata()
     table, objective, _ = load_table(metadata["dataset"], Path(task.data_dir) if task.data_dir else None)
@@ -115,29 +114,30 @@ def _tree_records(task: CellTask, folder: Path) -> list[str]:
         parts.append(table.iloc[rows].assign(**{SPLIT_COLUMN: split}))
     path = folder / "targets.csv"
     pd.concat(parts).to_csv(path, index=False)
-    return ["--records", str(path), "--label-column", objective, "--split-column", SPLIT_COLUMN]
+    return [f"--records={path}", f"--label-column={objective}", f"--split-column={SPLIT_COLUMN}"]
 
 
 def command_line(task: CellTask, out: Path) -> list[str]:
     """The ``python -m attack_clients`` arguments of this cell."""
     cell = task.cell
-    argv = [*cell.attack.command, "--url", task.url, "--key", task.api_key, "--model", cell.model, "--out", str(out)]
+    argv = [*cell.attack.command, f"--url={task.url}", f"--key={task.api_key}", f"--model={cell.model}", f"--out={out}"]
     if cell.attack.family == "face":
         argv += ["--quiet", "--seed", "0", *_labels(task.profile)]
     elif task.profile.tree_sample:
         argv += _tree_records(task, out.parent)
     elif task.data_dir:
-        argv += ["--data-dir", task.data_dir]
+        argv += [f"--data-dir={task.data_dir}"]
     return argv + list(task.profile.arguments(cell.attack))
 
 
 def _run_command(argv: list[str]) -> tuple[int, str]:
     """Exit code and printed output of one ``attack_clients`` command, run in-process."""
-    from attack_clients.cli import build_parser
-
     with captured() as log:
         try:
             args = build_parser().parse_args(argv)
+        except SystemExit:
+            raise CellError(f"bad arguments {argv[0]}: {log.getvalue()[-LOG_TAIL:]}") from None
+        try:
             code = int(args.handler(args) or 0)
         except SystemExit as stop:
             if not isinstance(stop.code, int):
@@ -149,8 +149,6 @@ def _run_command(argv: list[str]) -> tuple[int, str]:
 def _limit_threads(family: str) -> None:
     """One math thread per cell: cells already fill the cores, and two OpenBLAS threads on
     a busy two-core machine made the evaluator's QR decompositions 25 times slower."""
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)
     if family == "face":
         import torch
@@ -228,7 +226,7 @@ def run_cell(task: CellTask) -> CellOutcome:
         "status": "ok" if code == 0 else "not-applicable",
         "exit_code": code,
         "log": log[-LOG_TAIL:],
-        "arguments": [a if a != task.api_key else "***" for a in argv],
+        "arguments": [a.replace(task.api_key, "***") for a in argv],
         "download_sha256": fingerprint,
         "reused_from": None,
         "wall_seconds": time.perf_counter() - started,

@@ -39,6 +39,21 @@ def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
     return fig, axes.ravel()
 
 
+def plotted(row: Mapping[str, Any] | None) -> float | None:
+    """The success to draw: a tree attack that never said "yes" is drawn at 0 (with an x)."""
+    if row is None or row.get("status") != "ok":
+        return None
+    if row.get("success") is None:
+        return 0.0 if row.get("family") == "tree" else None
+    return float(row["success"])
+
+
+def _marker(row: Mapping[str, Any]) -> dict[str, Any]:
+    if row.get("success") is None:
+        return {"marker": "x"}
+    return {"marker": "o", "fillstyle": "full" if row.get("works") else "none"}
+
+
 def success_vs_rounding(rows: Rows, path: Path) -> Path:
     """Per attack, success at each rounding level per model; filled markers where it works."""
     by_cell = {(r["attack"], r["model"], r["defence"]): r for r in rows}
@@ -48,12 +63,10 @@ def success_vs_rounding(rows: Rows, path: Path) -> Path:
     for ax, attack in zip(axes, attacks, strict=False):
         for model in _models(rows, attack):
             cells = [by_cell.get((attack, model, level)) for level in levels]
-            x = [i for i, c in enumerate(cells) if c is not None and c.get("success") is not None]
-            y = [cells[i]["success"] for i in x]
-            (line,) = ax.plot(x, y, "-", label=model)
+            x = [i for i, c in enumerate(cells) if plotted(c) is not None]
+            (line,) = ax.plot(x, [plotted(cells[i]) for i in x], "-", label=model)
             for i in x:
-                works = bool(cells[i]["works"])
-                ax.plot(i, cells[i]["success"], "o", color=line.get_color(), fillstyle="full" if works else "none")
+                ax.plot(i, plotted(cells[i]), color=line.get_color(), linestyle="", **_marker(cells[i]))
             chance = next((c["chance"] for c in cells if c is not None and c.get("chance") is not None), None)
             if chance is not None:
                 ax.axhline(chance, color=line.get_color(), linestyle=":", linewidth=1)
@@ -64,7 +77,9 @@ def success_vs_rounding(rows: Rows, path: Path) -> Path:
         ax.set_title(ATTACK_BY_NAME[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.suptitle("Attack success vs rounding (dotted: chance; hollow: not above chance)", fontsize=10)
+    fig.suptitle(
+        "Attack success vs rounding (dotted: chance; hollow: not above chance; x: never said 'yes')", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -78,22 +93,22 @@ def frontier(rows: Rows, path: Path) -> Path:
     fig, axes = _panels(len(attacks))
     for ax, attack in zip(axes, attacks, strict=False):
         for model in _models(rows, attack):
-            points = [
-                (utility_cost(r)["brier"], r["success"], r["defence"])
+            points = sorted(
+                (utility_cost(r)["brier"], plotted(r), r["defence"])
                 for r in rows
                 if r["attack"] == attack
                 and r["model"] == model
-                and r.get("success") is not None
+                and plotted(r) is not None
                 and utility_cost(r)["brier"] is not None
-            ]
+            )
             if not points:
                 continue
-            points.sort()
-            (line,) = ax.plot([p[0] for p in points], [p[1] for p in points], "o", alpha=0.7, label=model)
+            (line,) = ax.plot([p[0] for p in points], [p[1] for p in points], "o", alpha=0.6, label=model)
             best = np.minimum.accumulate([p[1] for p in points])
             ax.step([p[0] for p in points], best, where="post", color=line.get_color())
-            for cost, success, name in points:
-                ax.annotate(name, (cost, success), fontsize=5, alpha=0.8)
+            for i, (cost, success, name) in enumerate(points):
+                if i == 0 or best[i] < best[i - 1]:
+                    ax.annotate(name, (cost, success), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.set_xscale("symlog", linthresh=1e-4)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("held-out Brier increase (defended - clean)")
@@ -101,7 +116,7 @@ def frontier(rows: Rows, path: Path) -> Path:
         ax.set_title(ATTACK_BY_NAME[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.suptitle("Privacy-utility frontier (step: least success at no more cost)", fontsize=10)
+    fig.suptitle("Privacy-utility frontier (step: least success at no more cost; named: frontier points)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -112,19 +127,30 @@ def _label(name: str) -> int:
     return int(name.removeprefix("recon-").removesuffix(".png"))
 
 
-def face_grid(store: ResultStore, attack: str, model: str, references: Mapping[int, np.ndarray], path: Path) -> Path:
-    """Reconstructions of the first identities, one row per defence (real faces on top when known)."""
+def stretched(image: np.ndarray) -> np.ndarray:
+    """One grey channel, contrast stretched to [0, 1]: a faint reconstruction is still visible."""
+    grey = image[..., 0] if image.ndim == 3 else image
+    low, high = float(grey.min()), float(grey.max())
+    return (grey - low) / (high - low) if high > low else np.zeros_like(grey)
+
+
+def face_grid(
+    store: ResultStore, attack: str, model: str, references: Mapping[int, np.ndarray], path: Path
+) -> Path | None:
+    """Reconstructions of the first identities, one row per defence (real faces on top when known);
+    None when no cell of the pair left a reconstruction."""
     rows: list[tuple[str, dict[int, np.ndarray]]] = []
     for defence in DEFENCES:
         folder = store.files(f"{attack}.{model}.{defence.name}")
-        images = {_label(p.name): plt.imread(p) for p in sorted(folder.glob("recon-*.png"))} if folder.is_dir() else {}
+        found = sorted(folder.glob("recon-*.png")) if folder.is_dir() else []
+        images = {_label(p.name): stretched(plt.imread(p)) for p in found}
         rows.append((defence.name, images))
     labels = sorted({label for _, images in rows for label in images})[:MAX_COLUMNS]
+    if not labels:
+        return None
     if references:
         rows.insert(0, ("real", {k: v for k, v in references.items() if k in labels}))
-    fig, axes = plt.subplots(
-        len(rows), max(1, len(labels)), figsize=(1.1 * max(1, len(labels)) + 1, 1.25 * len(rows)), squeeze=False
-    )
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(1.1 * len(labels) + 1, 1.25 * len(rows)), squeeze=False)
     for i, (name, images) in enumerate(rows):
         for j, label in enumerate(labels):
             ax = axes[i, j]
@@ -135,7 +161,7 @@ def face_grid(store: ResultStore, attack: str, model: str, references: Mapping[i
             if i == 0:
                 ax.set_title(str(label), fontsize=7)
         axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{ATTACK_BY_NAME[attack].title} on {model}", fontsize=9)
+    fig.suptitle(f"{ATTACK_BY_NAME[attack].title} on {model} (contrast stretched)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -170,6 +196,7 @@ def draw_all(rows: Rows, store: ResultStore, folder: Path) -> list[Path]:
         if ATTACK_BY_NAME[attack].family != "face":
             continue
         for model in _models(rows, attack):
-            references = real_faces(store, model)
-            paths.append(face_grid(store, attack, model, references, folder / f"faces-{attack}-{model}.png"))
+            grid = face_grid(store, attack, model, real_faces(store, model), folder / f"faces-{attack}-{model}.png")
+            if grid is not None:
+                paths.append(grid)
     return paths

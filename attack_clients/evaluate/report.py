@@ -215,6 +215,13 @@ def comparison_section(summary: Summary) -> list[Block]:
     ]
 
 
+def _descent(row: Mapping[str, Any]) -> str:
+    if not row.get("stops"):
+        return ""
+    median = row.get("median_confidence")
+    return f"{row['stops']} ({'-' if median is None else f'{median:.2g}'})"
+
+
 def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
     table = []
     for r in rows:
@@ -235,6 +242,7 @@ def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
                 _num(r.get("seconds"), 1),
                 _num(r.get("utility.accuracy")),
                 "-" if cost["brier"] is None else f"{cost['brier']:+.4f}",
+                _descent(r),
                 r.get("reused_from") or r.get("status") or "",
             )
         )
@@ -242,8 +250,9 @@ def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
         Heading("Every cell"),
         Paragraph(
             "Cost from the attack client's QueryStats (HTTP requests, rows, MB both ways, HTTP seconds); utility "
-            "on the model's held-out rows under the cell's defence. 'reused' cells are white-box attacks whose "
-            "downloaded model matched the undefended one (see method)."
+            "on the model's held-out rows under the cell's defence. MI-Face stops: how each label's descent ended "
+            "(gamma: confidence reached, beta: no progress in the window, alpha: out of iterations) and the median "
+            "confidence reached. A note naming a cell means a white-box result reused from it (see method)."
         ),
         Table(
             (
@@ -260,6 +269,7 @@ def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
                 "s",
                 "utility acc",
                 "Brier +",
+                "MI-Face stops (median f)",
                 "note",
             ),
             tuple(table),

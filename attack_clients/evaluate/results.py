@@ -13,11 +13,13 @@ baseline never does either).
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from scipy.stats import binomtest
 
 ALPHA = 0.05
@@ -76,11 +78,25 @@ def cost(result: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def descent(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """How MI-Face's descents ended (stop reasons, median confidence reached): it tells "no signal"
+    (every label stopped by the beta window at confidence 0) from "ran out of iterations"."""
+    per_label = raw.get("per_label") or []
+    confidences = [p.get("confidence", p.get("copy_confidence")) for p in per_label]
+    confidences = [c for c in confidences if c is not None]
+    stops = Counter(str(p.get("stop")) for p in per_label)
+    return {
+        "stops": " ".join(f"{reason}:{count}" for reason, count in sorted(stops.items())) or None,
+        "median_confidence": float(np.median(confidences)) if confidences else None,
+    }
+
+
 def metrics(result: Mapping[str, Any]) -> dict[str, Any]:
     """The family's success measures, flat."""
-    measured = (result.get("raw") or {}).get("metrics") or {}
+    raw = result.get("raw") or {}
+    measured = raw.get("metrics") or {}
     if result.get("family") == "face":
-        return {name: measured.get(name) for name in FACE_METRICS}
+        return {**{name: measured.get(name) for name in FACE_METRICS}, **descent(raw)}
     flat: dict[str, Any] = {}
     for split in TREE_SETS:
         for who in TREE_WHO:

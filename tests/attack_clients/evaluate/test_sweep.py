@@ -1,0 +1,63 @@
+"""The grid: every defence in every profile, the models each profile attacks, safe cell keys."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from attack_clients.evaluate.sweep import (
+    ATTACKS,
+    DEFENCES,
+    FACE_MODELS,
+    PROFILES,
+    ROUNDING,
+    TREE_MODELS,
+    grid,
+    models_for,
+)
+
+WITH_DATA = [*FACE_MODELS, *TREE_MODELS]
+WITHOUT_DATA = [*FACE_MODELS, "fair-tree"]
+USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def test_the_defences_are_the_ones_the_brief_names() -> None:
+    kinds = [d.kind for d in DEFENCES]
+    assert kinds.count("none") == 1
+    assert [d.level for d in DEFENCES if d.kind == "round"] == list(ROUNDING) == [0.001, 0.005, 0.01, 0.05]
+    assert kinds.count("gaussian") == kinds.count("laplace") == 3
+    assert {"top-1": [{"top_k": 1}], "label-only": [{"label_only": True}]}.items() <= {
+        d.name: d.spec for d in DEFENCES
+    }.items()
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+@pytest.mark.parametrize("served", [WITH_DATA, WITHOUT_DATA])
+def test_every_profile_runs_every_defence_for_every_attack_and_model(profile: str, served: list[str]) -> None:
+    cells = grid(PROFILES[profile], served)
+    pairs = {(c.attack.name, c.model) for c in cells}
+    assert {a.name for a, _ in ((c.attack, c) for c in cells)} == {a.name for a in ATTACKS}
+    for attack, model in pairs:
+        assert [c.defence for c in cells if (c.attack.name, c.model) == (attack, model)] == list(DEFENCES)
+    assert len({c.key for c in cells}) == len(cells)
+
+
+def test_models_per_profile_and_the_no_data_fallback() -> None:
+    assert models_for(PROFILES["quick"], WITH_DATA) == {"face": ["faces-softmax"], "tree": list(TREE_MODELS)}
+    assert models_for(PROFILES["full"], WITH_DATA)["face"] == list(FACE_MODELS)
+    assert models_for(PROFILES["full"], WITHOUT_DATA)["tree"] == ["fair-tree"]
+    assert models_for(PROFILES["full"], [*WITH_DATA, "fair-tree"])["tree"] == list(TREE_MODELS)
+
+
+def test_full_uses_all_identities_and_the_papers_white_box_settings() -> None:
+    full = PROFILES["full"]
+    assert full.identities is None
+    white_box = next(a for a in ATTACKS if a.name == "mi-face-wb")
+    assert full.arguments(white_box) == ("--iterations", "5000", "--beta", "100", "--gamma", "0.99", "--lam", "0.1")
+    assert PROFILES["quick"].identities == 5
+
+
+def test_cell_keys_make_valid_usernames_with_a_run_suffix() -> None:
+    for cell in grid(PROFILES["full"], [*WITH_DATA, "fair-tree"]):
+        assert USERNAME.match(f"{cell.key}.abcdef"), cell.key
