@@ -4,7 +4,9 @@
 Without ``--url`` a fresh service is started on a free loopback port (new
 database and admin key; models from the cache, data from ``MLAAS_DATA_DIR``).
 Results are resumable: a cell stored under ``DIR/cells/`` is never computed
-again, so an interrupted run continues where it stopped.
+again, so an interrupted run continues where it stopped. With ``--scheduler``
+the cells run on a Dask cluster's workers, which need this package importable
+and, for the evaluator and the tree targets, the same ``MLAAS_DATA_DIR`` path.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--url", help="a running service (default: start one on a free loopback port)")
     parser.add_argument("--key", help="the admin key of --url")
     parser.add_argument("--scheduler", help="a Dask scheduler address (default: local worker processes)")
-    parser.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="local worker processes (default 2; the cluster decides with --scheduler)",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -48,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the summary table; exit 1 if any cell failed (rerun to retry it)."""
+    import requests
+
     from attack_clients.evaluate.run import Options, evaluate
+    from attack_clients.evaluate.service import ServiceError
     from attack_clients.evaluate.summary import print_summary
 
     started = time.perf_counter()
@@ -63,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         server_workers=args.server_workers,
     )
-    summary = evaluate(options)
+    try:
+        summary = evaluate(options)
+    except (ServiceError, requests.RequestException, ValueError) as error:
+        print(f"evaluate: {error}")
+        return 2
     print_summary(summary)
     print(
         f"wrote {args.out}/results.json, results.csv, report.html, report.md and figures/ "

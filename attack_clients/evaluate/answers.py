@@ -39,6 +39,7 @@ class RoundingAnswer:
     non_monotone: bool
     levels: tuple[tuple[float | None, float | None, bool], ...]
     cost: Mapping[str, float | None] | None
+    evidence: str = ""
 
     def sentence(self) -> str:
         if self.outcome == "incomplete":
@@ -46,7 +47,7 @@ class RoundingAnswer:
         if self.outcome == "not-applicable":
             return "could not run undefended here (download refused or no data: see the cell's log)."
         if self.outcome == "never-worked":
-            return "does not beat chance even without a defence, so rounding has nothing to stop."
+            return f"does not beat chance even without a defence ({self.evidence}), so rounding has nothing to stop."
         if self.outcome == "survives":
             return f"still works at r = {ROUNDING[-1]:g}, the coarsest level tested: rounding does not stop it."
         cost = self.cost or {}
@@ -63,6 +64,15 @@ class RoundingAnswer:
 
 def _signed(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.4f}"
+
+
+def _evidence(row: Mapping[str, Any]) -> str:
+    hits, trials, p_value = row.get("hits"), row.get("trials"), row.get("p_value")
+    if row.get("family") == "tree":
+        if not trials:
+            return "it never announced 'yes'"
+        return f"{hits} right of {trials} 'yes' announced, p = {p_value:.3g}"
+    return f"{hits} of {trials} identified, p = {'n/a' if p_value is None else f'{p_value:.3g}'}"
 
 
 def _plain(value: float | None) -> str:
@@ -82,7 +92,7 @@ def rounding_answer(attack: str, model: str, rows: Mapping[tuple[str, str, str],
         return RoundingAnswer(attack, model, "not-applicable", None, False, levels, None)
     works = [bool(c["works"]) for c in cells]
     if not works[0]:
-        return RoundingAnswer(attack, model, "never-worked", None, False, levels, None)
+        return RoundingAnswer(attack, model, "never-worked", None, False, levels, None, _evidence(cells[0]))
     if works[-1]:
         return RoundingAnswer(attack, model, "survives", None, False, levels, None)
     first = 1 + max(i for i, w in enumerate(works) if w)

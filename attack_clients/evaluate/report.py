@@ -17,6 +17,7 @@ from attack_clients.evaluate.study import (
     TABLE_NOTE,
     TREE_ROWS,
     our_tree_row,
+    why_it_stopped,
 )
 from attack_clients.evaluate.sweep import ATTACK_BY_NAME, ROUNDING
 
@@ -74,7 +75,12 @@ def rounding_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> lis
                 model,
                 f"{_mark(none)} (chance {_num(none.get('chance'), 2) if none else '-'})",
                 *(_mark(by_cell.get((attack, model, f"round-{r:g}"))) for r in ROUNDING),
-                answer["sentence"],
+                answer["sentence"]
+                + (
+                    why_it_stopped(by_cell.get((attack, model, f"round-{answer['stops_at']:g}")))
+                    if answer["stops_at"] is not None
+                    else ""
+                ),
             )
         )
     cheapest = []
@@ -186,7 +192,7 @@ def face_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             "images; chance in brackets. The study judged with human workers on Mechanical Turk instead."
         ),
         Table(
-            ("attack", "model", "top-1 %", "top-5 %", "lineup %", "SSIM", "judged", "rows", "seconds"),
+            ("attack", "model", "top-1 %", "top-5 %", "lineup %", "SSIM", "judged", "rows", "wall s"),
             tuple(table),
         ),
     ]

@@ -170,6 +170,7 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
     """Run every unfinished cell, then write results.json, results.csv, figures and both reports."""
     started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
     store = ResultStore(options.out)
+    store.claim(options.profile.name)
     data_dir = os.environ.get("MLAAS_DATA_DIR")
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     with _service(options) as (service, started_here):

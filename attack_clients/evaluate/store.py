@@ -42,6 +42,14 @@ class ResultStore:
         self.cells = self.root / "cells"
         self.failed = self.root / "failed"
 
+    def claim(self, profile: str) -> None:
+        """Mark the folder as holding ``profile``'s cells; refuse to mix profiles in one folder."""
+        marker = self.root / "profile.txt"
+        if marker.is_file() and marker.read_text().strip() != profile:
+            raise ValueError(f"{self.root} holds cells of profile {marker.read_text().strip()!r}, not {profile!r}")
+        self.root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{profile}\n")
+
     def _json(self, key: str) -> Path:
         return self.cells / f"{key}.json"
 

@@ -81,15 +81,17 @@ def tree_comparisons(rows: Mapping[tuple[str, str, str], Mapping[str, Any]], mod
     for model in models:
         name = DATASETS.get(model, model)
         wb, bb = rows.get(("tree-wbwc", model, "none")), rows.get(("tree-map", model, "none"))
+        study = STUDY_TREE_TABLE.get(model, {})
         if wb is not None:
             _, precision, recall = our_tree_row(wb, "attack")
             agree = None if precision is None else precision >= 0.9 and (recall or 0) < 0.5
+            weak = "" if wb.get("works") else "; too few right answers to beat chance by the binomial test"
             out.append(
                 Comparison(
                     f"{name}: white-box precision near 100% with low recall",
-                    f"{TABLE_NOTE}",
+                    _table_source(study, "white-box"),
                     f"precision {_pct(precision)} ({wb.get('hits')}/{wb.get('trials')} announced 'yes' right), "
-                    f"recall {_pct(recall)}, binomial p = {_p(wb.get('p_value'))}",
+                    f"recall {_pct(recall)}, binomial p = {_p(wb.get('p_value'))}{weak}",
                     _verdict(agree),
                     "agree if precision >= 90% and recall < 50% on training targets",
                 )
@@ -110,13 +112,20 @@ def tree_comparisons(rows: Mapping[tuple[str, str, str], Mapping[str, Any]], mod
             out.append(
                 Comparison(
                     f"{name}: black-box accuracy close to the majority baseline",
-                    f"{TABLE_NOTE}",
+                    f"{_table_source(study, 'black-box')}; baseline {_table_source(study, 'baseline')}",
                     f"black-box {_pct(attack)} vs baseline {_pct(baseline)}",
                     _verdict(close),
                     "agree if within 2 percentage points",
                 )
             )
     return out
+
+
+def _table_source(study: Mapping[str, tuple[float, float, float]], who: str) -> str:
+    if who not in study:
+        return "no counterpart in the study"
+    accuracy, precision, recall = study[who]
+    return f"{who}: accuracy {accuracy}%, precision {precision}%, recall {recall}% ({TABLE_NOTE})"
 
 
 def _p(value: Any) -> str:
@@ -151,7 +160,7 @@ def face_comparisons(
                 f"{answer.model}: rounding confidences defeats black-box MI-Face with negligible utility loss",
                 f"{QUOTES['utility']}; the study's countermeasure figure shows black-box reconstructions degrading "
                 "over r = 0.001 to 0.05 (where exactly it fails: recalled, unverified)",
-                answer.sentence(),
+                answer.sentence() + why_it_stopped(rows.get((answer.attack, answer.model, _level(answer)))),
                 _verdict(None if answer.outcome == "incomplete" else stops and _negligible(answer)),
                 "agree if it stops at some tested r with held-out accuracy unchanged",
             )
@@ -166,3 +175,22 @@ def _negligible(answer: RoundingAnswer) -> bool:
 
 def _num(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.3f}"
+
+
+def _level(answer: RoundingAnswer) -> str:
+    return f"round-{answer.stops_at:g}" if answer.stops_at is not None else ""
+
+
+def why_it_stopped(row: Mapping[str, Any] | None) -> str:
+    """How the descents ended at the level where the attack stopped, when the cell says."""
+    if row is None or not row.get("stops"):
+        return ""
+    median, level = row.get("median_confidence"), row.get("defence_level")
+    text = f" At that level the descents ended {row['stops']} (median confidence {_g(median)})"
+    if median is not None and level is not None and median < level / 2:
+        text += ": the confidences the attack reads round to 0, so its gradient estimate has nothing to measure"
+    return text + "."
+
+
+def _g(value: Any) -> str:
+    return "n/a" if value is None else f"{float(value):.2g}"

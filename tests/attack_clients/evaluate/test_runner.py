@@ -3,9 +3,12 @@ defended white-box cells wait for (and receive) their undefended cell."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
+
+import pytest
 
 from attack_clients.evaluate.capture import captured
 from attack_clients.evaluate.cells import CellOutcome, CellTask
@@ -101,9 +104,7 @@ def test_a_reused_result_gets_the_reference_cells_reconstructions(tmp_path: Path
     assert (store.files(cells[1].key) / "recon-3.png").read_bytes() == b"face"
 
 
-def test_capture_keeps_each_threads_output_and_restores_the_streams(capsys) -> None:
-    import sys
-
+def test_capture_keeps_each_threads_output_and_restores_the_streams() -> None:
     before = sys.stdout
     seen: dict[str, str] = {}
     barrier = threading.Barrier(2)
@@ -121,3 +122,11 @@ def test_capture_keeps_each_threads_output_and_restores_the_streams(capsys) -> N
     for t in threads:
         t.join()
     assert seen == {"a": "a\n", "b": "b\n"} and sys.stdout is before
+
+
+def test_a_folder_holds_one_profile(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.claim("quick")
+    store.claim("quick")
+    with pytest.raises(ValueError, match="quick"):
+        ResultStore(tmp_path).claim("full")
