@@ -52,6 +52,11 @@ def overview(summary: Summary) -> list[Block]:
         f"Profile {summary['profile']}; service {summary['service']['url']} "
         f"({'started by this run' if summary['service']['started_here'] else 'given'}); data {data}.",
         f"Cells finished: {summary['finished_cells']} of {summary['grid_cells']} in the grid"
+        + (
+            f" (partial sweep: rerun to compute the other {summary['grid_cells'] - summary['finished_cells']})"
+            if summary["finished_cells"] < summary["grid_cells"]
+            else ""
+        )
         + (f"; {len(failed)} failed (retried on the next run): {', '.join(sorted(failed))}" if failed else "")
         + ".",
         f"This invocation computed {len(run['computed'])} cells ({run['already_done']} were already stored) in "

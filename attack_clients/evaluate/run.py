@@ -68,7 +68,10 @@ def _service(options: Options) -> Iterator[tuple[Service, bool]]:
 
 
 def select(cells: Sequence[Cell], patterns: Sequence[str]) -> list[Cell]:
-    """The cells whose key matches any of ``patterns`` (all cells without patterns)."""
+    """The cells whose key matches any of ``patterns`` (all cells without patterns).
+
+    ``--only`` limits what is computed; the results and reports still cover every
+    finished cell of the profile's grid (earlier runs' included)."""
     return [c for c in cells if not patterns or any(fnmatch.fnmatch(c.key, p) for p in patterns)]
 
 
@@ -176,15 +179,15 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
     with _service(options) as (service, started_here):
         available = service.served([*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE])
         models = models_for(options.profile, available)
-        cells = select(grid(options.profile, available), options.only)
-        pending = [c for c in cells if not store.done(c.key)]
+        cells = grid(options.profile, available)
+        pending = [c for c in select(cells, options.only) if not store.done(c.key)]
         accounts = open_accounts(service, pending)
 
         def make_task(cell: Cell, reference: dict[str, Any] | None) -> CellTask:
             username, key = accounts[cell.key]
             return CellTask(cell, options.profile, service.url, service.admin_key, username, key, data_dir, reference)
 
-        report = RunReport(already_done=len(cells) - len(pending))
+        report = RunReport(already_done=len(select(cells, options.only)) - len(pending))
         if pending:
             progress, bar = _progress(options.progress, len(pending))
 
@@ -193,7 +196,7 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
                     progress.update(bar, advance=1, last=f"{cell.key}{'' if ok else ' FAILED'}")
 
             with progress, _pool(options) as pool:
-                report = run_cells(cells, store, make_task, pool, work, on_done)
+                report = run_cells(select(cells, options.only), store, make_task, pool, work, on_done)
     summary = _summary(
         options,
         service,

@@ -73,7 +73,6 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("tree-wbwc", "tree", ("tree-wbwc",), True, "Tree white-box with counts (2015)"),
 )
 ATTACK_BY_NAME = {attack.name: attack for attack in ATTACKS}
-DEFENCE_BY_NAME = {defence.name: defence for defence in DEFENCES}
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,11 @@ class Profile:
         return self.options.get(attack.name, ())
 
 
-PAPER_MI_FACE = ("--iterations", "5000", "--beta", "100", "--gamma", "0.99", "--lam", "0.1")
+def _args(line: str) -> tuple[str, ...]:
+    return tuple(line.split())
+
+
+PAPER_MI_FACE = _args("--iterations 5000 --beta 100 --gamma 0.99 --lam 0.1")
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
@@ -98,19 +101,12 @@ PROFILES: dict[str, Profile] = {
         FACE_MODELS[:1],
         identities=5,
         options={
-            "mi-face-bb": ("--iterations", "150"),
-            "mi-face-wb": ("--iterations", "300"),
-            "extract-invert": (
-                "--method",
-                "surrogate",
-                "--surrogate-queries",
-                "1000",
-                "--rounds",
-                "1",
-                "--iterations",
-                "300",
-            ),
-            "decoder": ("--epochs", "30", "--augment", "2"),
+            "mi-face-bb": _args("--iterations 150"),
+            "mi-face-wb": _args("--iterations 300"),
+            # Equation solving needs d + 1 = 10305 queries and a 10305-square least squares
+            # (about a minute and 4 GB per cell): quick extracts a surrogate from 1000 queries.
+            "extract-invert": _args("--method surrogate --surrogate-queries 1000 --rounds 1 --iterations 300"),
+            "decoder": _args("--epochs 30 --augment 2"),
         },
         tree_sample=400,
     ),
@@ -125,19 +121,10 @@ PROFILES: dict[str, Profile] = {
         FACE_MODELS[:1],
         identities=2,
         options={
-            "mi-face-bb": ("--iterations", "3"),
-            "mi-face-wb": ("--iterations", "5"),
-            "extract-invert": (
-                "--method",
-                "surrogate",
-                "--surrogate-queries",
-                "100",
-                "--rounds",
-                "1",
-                "--iterations",
-                "5",
-            ),
-            "decoder": ("--epochs", "1", "--augment", "0"),
+            "mi-face-bb": _args("--iterations 3"),
+            "mi-face-wb": _args("--iterations 5"),
+            "extract-invert": _args("--method surrogate --surrogate-queries 100 --rounds 1 --iterations 5"),
+            "decoder": _args("--epochs 1 --augment 0"),
         },
         tree_sample=25,
     ),
