@@ -4,15 +4,20 @@ Accounting (``stats``): ``queries`` and ``rows`` count prediction requests that
 the server answered; ``bytes_sent``, ``bytes_received`` (request and response
 bodies) and ``seconds`` (wall time, retry waits included) cover every HTTP
 request the client makes, metadata and model downloads included, because an
-attack pays for those too.
+attack pays for those too. Requests sent concurrently each add their own
+seconds, so ``seconds`` can exceed the wall time of a call.
 """
 
 from __future__ import annotations
 
 import email.utils
+import itertools
 import json
+import math
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -97,6 +102,19 @@ def auto_batch_size(n_features: int) -> int:
     return max(1, min(8192, 5_275_648 // max(1, n_features)))
 
 
+def even_chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``[0, n)`` cut into the fewest pieces of at most ``size`` rows, as equal as possible.
+
+    Concurrent requests finish together only when they are the same size.
+    """
+    count = math.ceil(n / size)
+    edges = [round(i * n / count) for i in range(count + 1)]
+    return list(itertools.pairwise(edges))
+
+
+Answer = tuple[np.ndarray, np.ndarray]
+
+
 class HttpClient:
     """Base of the dialect clients: session, retries, budget and cost accounting."""
 
@@ -113,6 +131,7 @@ class HttpClient:
         timeout: float = 300.0,
         retry: RetryPolicy | None = None,
         progress: bool = False,
+        concurrency: int = 2,
     ) -> None:
         self.url = (url if "://" in url else f"http://{url}").rstrip("/")
         self.key = key
@@ -122,12 +141,17 @@ class HttpClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.progress = progress
+        self.concurrency = concurrency
         self.stats = QueryStats()
+        self._stats_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {key}"
         self._v2_metadata: dict[str, Any] | None = None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
         self.session.close()
 
     def __enter__(self) -> HttpClient:
@@ -174,36 +198,84 @@ class HttpClient:
             total=total, unit="row", desc=f"{self.dialect} {self.model}", disable=not self.progress, leave=False
         )
 
-    def _batched(
-        self, n: int, width: int, send: Callable[[int, int], tuple[np.ndarray, np.ndarray]]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _batched(self, n: int, width: int, send: Callable[[int, int], Answer]) -> Answer:
         """Rows ``[0, n)`` in requests of ``batch_size`` rows (auto from ``width``).
 
-        ``send(start, stop)`` answers one batch. A 413 (body too large) halves the
-        batch size for the rest of the call instead of failing the attack.
+        ``send(start, stop)`` answers one batch. With ``concurrency`` > 1 the
+        requests of one call go out together on that many connections (the
+        service has several workers, and the client prepares nothing between
+        them). A 413 (body too large) halves the batch size for the rows not yet
+        answered, sent one request at a time, instead of failing the attack.
         """
         self._reserve(n)
         size = self.batch_size or auto_batch_size(width)
-        labels: list[np.ndarray] = []
-        probabilities: list[np.ndarray] = []
-        start = 0
+        answered: dict[int, tuple[int, Answer]] = {}
         with self._rows_bar(n) as bar:
-            while start < n:
-                stop = min(n, start + size)
-                try:
-                    batch_labels, batch_probabilities = send(start, stop)
-                except ApiError as exc:
-                    if exc.status != 413 or stop - start == 1:
-                        raise
-                    size = max(1, (stop - start) // 2)
-                    continue
-                labels.append(batch_labels)
-                probabilities.append(batch_probabilities)
-                bar.update(stop - start)
-                start = stop
-        if not labels:
+            if self.concurrency > 1 and n > size:
+                bounds = (
+                    even_chunks(n, size)
+                    if self.batch_size is None
+                    else [(a, min(n, a + size)) for a in range(0, n, size)]
+                )
+                if self._concurrently(bounds, send, bar, answered):
+                    size = max(1, size // 2)
+            self._one_by_one(n, size, send, bar, answered)
+        if not answered:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(self.classes)))
-        return np.concatenate(labels), np.concatenate(probabilities)
+        answers = [answered[start][1] for start in sorted(answered)]
+        return np.concatenate([a[0] for a in answers]), np.concatenate([a[1] for a in answers])
+
+    def _concurrently(
+        self,
+        bounds: list[tuple[int, int]],
+        send: Callable[[int, int], Answer],
+        bar: tqdm,
+        answered: dict[int, tuple[int, Answer]],
+    ) -> bool:
+        """Send every batch at once; True if some came back 413 (left unanswered)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"{self.dialect}-client")
+        futures: dict[Future[Answer], tuple[int, int]] = {self._pool.submit(send, a, b): (a, b) for a, b in bounds}
+        too_large = False
+        for future in as_completed(futures):
+            error = future.exception()
+            if isinstance(error, ApiError) and error.status == 413:
+                too_large = True
+            elif error is not None:
+                wait(futures)
+                raise error
+            else:
+                start, stop = futures[future]
+                answered[start] = (stop, future.result())
+                bar.update(stop - start)
+        return too_large
+
+    def _one_by_one(
+        self, n: int, size: int, send: Callable[[int, int], Answer], bar: tqdm, answered: dict[int, tuple[int, Answer]]
+    ) -> None:
+        """Answer the rows of ``[0, n)`` that ``answered`` lacks, one request at a time."""
+        start = 0
+        while start < n:
+            if start in answered:
+                start = answered[start][0]
+                continue
+            stop = min([n, start + size, *(a for a in answered if a > start)])
+            try:
+                answer = send(start, stop)
+            except ApiError as exc:
+                if exc.status != 413 or stop - start == 1:
+                    raise
+                size = max(1, (stop - start) // 2)
+                continue
+            answered[start] = (stop, answer)
+            bar.update(stop - start)
+            start = stop
+
+    def _count(self, **increments: float) -> None:
+        """Add to ``stats`` (requests of one call may run on several threads)."""
+        with self._stats_lock:
+            for name, value in increments.items():
+                setattr(self.stats, name, getattr(self.stats, name) + value)
 
     def _request(
         self,
@@ -211,7 +283,7 @@ class HttpClient:
         path: str,
         *,
         rows: int | None = None,
-        data: bytes | None = None,
+        data: bytes | Sized | None = None,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
@@ -231,7 +303,7 @@ class HttpClient:
         try:
             while True:
                 last = attempt + 1 >= self.retry.attempts
-                self.stats.bytes_sent += len(data or b"")
+                self._count(bytes_sent=len(data) if data is not None else 0)
                 try:
                     response = self.session.request(
                         method, self.url + path, data=data, headers=headers, params=params, timeout=self.timeout
@@ -242,11 +314,10 @@ class HttpClient:
                     time.sleep(self.retry.wait(attempt))
                     attempt += 1
                     continue
-                self.stats.bytes_received += len(response.content)
+                self._count(bytes_received=len(response.content))
                 if response.status_code < 400:
                     if rows is not None:
-                        self.stats.queries += 1
-                        self.stats.rows += rows
+                        self._count(queries=1, rows=rows)
                     return response
                 if response.status_code not in RETRY_STATUSES or last:
                     raise ApiError(response.status_code, server_message(response))
@@ -259,7 +330,7 @@ class HttpClient:
                 time.sleep(wait)
                 attempt += 1
         finally:
-            self.stats.seconds += time.perf_counter() - started
+            self._count(seconds=time.perf_counter() - started)
 
 
 def class_indices(labels: list[str], classes: list[str], probabilities: np.ndarray) -> np.ndarray:

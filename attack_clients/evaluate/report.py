@@ -291,12 +291,14 @@ def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
 def method_section(summary: Summary) -> list[Block]:
     settings = summary["settings"]
     options = "; ".join(f"{k}: {' '.join(v)}" for k, v in settings["options"].items()) or "documented defaults"
+    narrowed = "; ".join(f"{k} on {', '.join(v)}" for k, v in (settings.get("attack_models") or {}).items())
     return [
         Heading("Method and caveats"),
         Bullets(
             (
                 f"Profile {summary['profile']}: identities {settings['identities'] or 'all'}, tree targets "
-                f"{settings['tree_sample'] or 'all'} per set, per-attack options: {options}.",
+                f"{settings['tree_sample'] or 'all'} per set, per-attack options: {options}."
+                + (f" Face models narrowed per attack: {narrowed}." if narrowed else ""),
                 "Each cell runs under its own user whose per-user defence is the cell's defence, so cells run in "
                 "parallel on one server without interfering; the attacks use only the HTTP API.",
                 "White-box attacks make no prediction query. Under each defence the cell downloads the model as "

@@ -142,6 +142,7 @@ def _summary(
         "profile": profile.name,
         "settings": {
             "face_models": list(profile.face_models),
+            "attack_models": {k: list(v) for k, v in profile.attack_models.items()},
             "identities": profile.identities,
             "options": {k: list(v) for k, v in profile.options.items()},
             "tree_sample": profile.tree_sample,

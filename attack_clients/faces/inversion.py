@@ -11,10 +11,10 @@ import torch
 
 from attack_clients.faces.defence_profile import FLOAT32_SMALLEST
 from attack_clients.faces.gradients import (
+    DctBasis,
     FiniteDifferenceGradient,
     WhiteBoxGradient,
     ZerothOrderGradient,
-    dct_basis,
 )
 from attack_clients.faces.mi_face import MIFaceParams, MIFaceResult, mi_face
 from attack_clients.faces.network import WhiteBoxModel
@@ -96,7 +96,7 @@ def black_box_estimator(
         size = (min(settings.basis[0], image_shape[0]), min(settings.basis[1], image_shape[1]))
         return ZerothOrderGradient(
             oracle,
-            dct_basis(image_shape, size),
+            DctBasis(image_shape, size),
             settings.directions,
             settings.delta,
             settings.seed,

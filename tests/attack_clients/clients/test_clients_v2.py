@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 import time
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from attack_clients.clients import ApiError, RetryPolicy, V2Client, connect
+from attack_clients.clients.base import even_chunks
 from attack_clients.clients.v2 import InferInput, decode_infer_response, encode_infer_request
 from attack_clients.oracle import Oracle, QueryBudgetExceeded
 
@@ -119,9 +121,9 @@ def test_binary_round_trip_in_batches(faces: FakeService) -> None:
     np.testing.assert_array_equal(labels, expected.argmax(1))
     assert isinstance(client, Oracle) and client.classes == CLASSES
     infers = faces.requests_to("/v2/models/faces/infer")
-    assert [
+    assert sorted(
         json.loads(s.body[: int(s.headers["Inference-Header-Content-Length"])])["inputs"][0]["shape"][0] for s in infers
-    ] == [4, 4, 2]
+    ) == [2, 4, 4]
     assert all(s.headers["Authorization"] == "Bearer k" for s in faces.seen)
     assert client.stats.queries == 3 and client.stats.rows == 10
     assert client.stats.bytes_sent == sum(len(s.body) for s in faces.seen)
@@ -144,6 +146,7 @@ def test_encoding_is_little_endian_float32_after_the_header() -> None:
         binary_outputs=["probabilities"],
     )
     length = int(headers["Inference-Header-Content-Length"])
+    body = bytes(body)
     header = json.loads(body[:length])
     assert header["inputs"][0] == {
         "name": "x",
@@ -310,3 +313,31 @@ def test_json_mode_sends_numbers_and_refuses_nan() -> None:
     assert json.loads(body)["inputs"][0]["data"] == [0.5, 1.0]
     with pytest.raises(ValueError, match="NaN"):
         encode_infer_request([InferInput("x", "FP32", np.array([np.nan]))], ["probabilities"], binary=False)
+
+
+def test_requests_of_one_call_go_out_together(faces: FakeService) -> None:
+    lock = threading.Lock()
+    active: list[int] = []
+    peak: list[int] = []
+
+    def slow(seen: Seen) -> Reply:
+        with lock:
+            active.append(1)
+            peak.append(len(active))
+        time.sleep(0.3)
+        with lock:
+            active.pop()
+        return binary_infer(seen)
+
+    faces.route("POST", "/v2/models/faces/infer", slow)
+    X = np.random.default_rng(4).random((8, 6)).astype(np.float32)
+    client = V2Client(faces.url, "k", "faces", batch_size=4, concurrency=2)
+    _, probabilities = client.predict_proba(X)
+    np.testing.assert_allclose(probabilities, softmax(X @ WEIGHTS), rtol=1e-5)
+    assert max(peak) == 2 and client.stats.queries == 2 and client.stats.rows == 8
+
+
+def test_even_chunks_cover_the_rows_in_equal_pieces() -> None:
+    assert even_chunks(680, 512) == [(0, 340), (340, 680)]
+    assert even_chunks(10, 4) == [(0, 3), (3, 7), (7, 10)]
+    assert even_chunks(3, 8) == [(0, 3)]

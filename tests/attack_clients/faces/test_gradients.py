@@ -6,7 +6,13 @@ import numpy as np
 import torch
 
 from attack_clients.faces.evaluation import FaceEvaluator
-from attack_clients.faces.gradients import FiniteDifferenceGradient, WhiteBoxGradient, ZerothOrderGradient, dct_basis
+from attack_clients.faces.gradients import (
+    DctBasis,
+    FiniteDifferenceGradient,
+    WhiteBoxGradient,
+    ZerothOrderGradient,
+    dct_basis,
+)
 from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box, invert_white_box
 from attack_clients.faces.mi_face import MIFaceParams
 from attack_clients.faces.network import WhiteBoxModel
@@ -29,7 +35,7 @@ def test_zeroth_order_gradient_correlates_with_true_gradient(digits_target) -> N
     x = torch.full((10, 64), 0.3)
     labels = torch.arange(10)
     log_f, truth = WhiteBoxGradient(digits_target.model.classifier)(x, labels)
-    estimator = ZerothOrderGradient(oracle, dct_basis((8, 8), (8, 8)), directions=200, delta=0.05, seed=1)
+    estimator = ZerothOrderGradient(oracle, DctBasis((8, 8), (8, 8)), directions=200, delta=0.05, seed=1)
     zo_log_f, estimate = estimator(x, labels)
     torch.testing.assert_close(zo_log_f, log_f, atol=1e-4, rtol=0)
     assert cosine(estimate, truth).mean() > 0.6
@@ -45,7 +51,7 @@ def test_log_gradient_is_the_gradient_divided_by_the_confidence(digits_target) -
     torch.testing.assert_close(same_log_f, log_f)
     torch.testing.assert_close(scaled, plain / log_f.exp()[:, None].float(), rtol=1e-4, atol=1e-6)
     oracle = LocalOracle(digits_target.model.predict_proba, digits_target.data.classes)
-    estimator = ZerothOrderGradient(oracle, dct_basis((8, 8), (8, 8)), 200, 0.05, seed=2, log_gradient=True)
+    estimator = ZerothOrderGradient(oracle, DctBasis((8, 8), (8, 8)), 200, 0.05, seed=2, log_gradient=True)
     _, estimate = estimator(x, labels)
     assert cosine(estimate, scaled).mean() > 0.6
 
@@ -87,3 +93,9 @@ def test_black_box_log_gradient_climbs_from_confidences_near_1e_minus_20(digits_
     start = np.log(model.predict_proba(np.zeros((1, 64)))[0, [3, 5]])
     assert (start < -35).all()
     assert (result.log_confidence - start > 10).all()
+
+
+def test_separable_dct_synthesis_equals_the_dense_basis() -> None:
+    basis = DctBasis((12, 10), (4, 3))
+    z = torch.randn(5, 2, 12, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(basis.synthesise(z), z @ basis.dense().T, atol=1e-5, rtol=0)
