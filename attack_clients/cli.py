@@ -8,15 +8,13 @@ Every run writes ``DIR/results.json`` (parameters, cost, metrics).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from attack_clients.clients import DIALECTS, HttpClient, connect
+from attack_clients.jsonfile import write_json
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,21 +48,10 @@ def client_from_args(args: argparse.Namespace, dialect: str | None = None) -> Ht
     return connect(args.url, args.key, args.model, dialect, **options)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def write_results(out: Path, results: Mapping[str, Any]) -> Path:
     """``out/results.json``, numpy values made plain."""
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
-    path.write_text(json.dumps(results, indent=2, default=_plain) + "\n")
+    write_json(path, results)
     return path
 
 

@@ -3,56 +3,28 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from attack_clients.evaluate.service import start_gunicorn as launch
+
 ADMIN_KEY = "bench-admin-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_gunicorn(
     tmp: Path, app: str = "wsgi:app", ready_path: str = "/v2/health/ready"
 ) -> tuple[str, subprocess.Popen]:
     """gunicorn with the repository's config (2 workers) serving ``app``; returns host and process."""
-    port = free_port()
     env = {
-        **os.environ,
         "MLAAS_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
         "MLAAS_ADMIN_KEY": ADMIN_KEY,
         "MLAAS_WORKERS": "2",
     }
-    log = tmp / f"gunicorn-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app, "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}{ready_path}", timeout=2).status_code == 200:
-                return f"127.0.0.1:{port}", process
-        except requests.RequestException:  # not listening yet, or workers still booting
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("gunicorn did not become ready")
+    url, process = launch(env, tmp / f"gunicorn-{app.replace(':', '-')}.log", app, ready_path)
+    return url.removeprefix("http://"), process
 
 
 def create_user(host: str) -> str:

@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attack_clients.clients import BigMLClient, V2Client
 from attack_clients.faces.evaluation import judge_for

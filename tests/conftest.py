@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+
+from attack_clients.evaluate.service import start_gunicorn, stop_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -84,44 +83,19 @@ class LiveServer:
 
 
 def start_server(tmp: Path, workers: int = 2, extra_env: dict[str, str] | None = None) -> LiveServer:
-    port = free_port()
-    database_url = f"sqlite:///{tmp / 'live.sqlite3'}"
     env = {
-        **os.environ,
-        "MLAAS_DATABASE_URL": database_url,
+        "MLAAS_DATABASE_URL": f"sqlite:///{tmp / 'live.sqlite3'}",
         "MLAAS_ADMIN_KEY": ADMIN_KEY,
         "MLAAS_CACHE_DIR": str(MODEL_CACHE),
         "MLAAS_WORKERS": str(workers),
         **(extra_env or {}),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", "--bind", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / "gunicorn.log", "w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {(tmp / 'gunicorn.log').read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                return LiveServer(url, ADMIN_KEY, database_url, process)
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or workers still booting
-            pass
-        time.sleep(0.3)
-    process.kill()
-    raise RuntimeError("gunicorn did not become ready in time")
+    url, process = start_gunicorn(env, tmp / "gunicorn.log", timeout=600)
+    return LiveServer(url, ADMIN_KEY, env["MLAAS_DATABASE_URL"], process)
 
 
 def stop_server(server: LiveServer) -> None:
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop_gunicorn(server.process)
 
 
 @pytest.fixture(scope="session")

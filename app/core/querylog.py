@@ -2,20 +2,26 @@
 
 Requests put a row on an in-memory queue; one thread per worker inserts what has
 gathered every ``flush_seconds``. ``close()`` (called at worker exit) drains the
-queue, so a graceful shutdown loses no row.
+queue, so a graceful shutdown loses no row. A failed insert (the database
+restarting, a lock timeout) keeps its rows for the next flush instead of
+dropping them or stopping the writer.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import queue
 import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.storage.tables import query_log
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class QueryLog:
         self._pid = os.getpid()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pending: list[dict[str, object]] = []
         atexit.register(self.close)
 
     def record(self, entry: QueryRecord) -> None:
@@ -63,18 +71,25 @@ class QueryLog:
         self.flush()
 
     def flush(self) -> int:
-        """Write everything queued so far; returns how many rows were written."""
-        batch: list[dict[str, object]] = []
-        while True:
+        """Write everything queued so far; returns how many rows were written (0 if the write failed)."""
+        with self._flush_lock:
+            batch, self._pending = self._pending, []
+            while True:
+                try:
+                    entry = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                batch.append({**entry.__dict__, "worker": os.getpid()})
+            if not batch:
+                return 0
             try:
-                entry = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            batch.append({**entry.__dict__, "worker": os.getpid()})
-        if batch:
-            with self.engine.begin() as conn:
-                conn.execute(query_log.insert(), batch)
-        return len(batch)
+                with self.engine.begin() as conn:
+                    conn.execute(query_log.insert(), batch)
+            except SQLAlchemyError:
+                self._pending = batch
+                log.exception("query log: %d rows kept for the next flush", len(batch))
+                return 0
+            return len(batch)
 
     def close(self) -> None:
         self._stop.set()

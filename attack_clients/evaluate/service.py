@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,12 +82,53 @@ def _wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) 
         if process.poll() is not None:
             raise ServiceError(f"gunicorn exited ({process.returncode}): {log.read_text()[-3000:]}")
         try:
-            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 return
         except (requests.ConnectionError, requests.Timeout):  # not listening yet
             pass
         time.sleep(0.3)
     raise ServiceError(f"gunicorn not ready after {timeout:.0f} s; see {log}")
+
+
+def start_gunicorn(
+    env: Mapping[str, str],
+    log: Path,
+    app: str = "wsgi:app",
+    ready_path: str = "/v2/health/ready",
+    timeout: float = 900.0,
+) -> tuple[str, subprocess.Popen]:
+    """gunicorn with the repository's config on a free loopback port, answering ``ready_path``.
+
+    ``env`` is added to this process's environment; output goes to ``log``.
+    Returns the base URL and the process (stop it with :func:`stop_gunicorn`).
+    The benchmarks and the tests start their servers here too.
+    """
+    url = f"http://127.0.0.1:{free_port()}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app, "--bind", url.removeprefix("http://")],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(process, f"{url}{ready_path}", log, timeout)
+    except ServiceError:
+        stop_gunicorn(process)
+        raise
+    return url, process
+
+
+def stop_gunicorn(process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """SIGTERM (workers flush their query logs), then SIGKILL after ``timeout``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextmanager
@@ -100,30 +141,14 @@ def local_service(log: Path, workers: int = 2, ready_timeout: float = 900.0) -> 
     if not (ROOT / "wsgi.py").is_file():
         raise ServiceError(f"no wsgi.py under {ROOT}: pass --url and --key of a running service")
     admin_key = secrets.token_urlsafe(24)
-    url = f"http://127.0.0.1:{free_port()}"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="mlaas-evaluate-") as scratch, open(log, "w") as log_file:
+    with tempfile.TemporaryDirectory(prefix="mlaas-evaluate-") as scratch:
         env = {
-            **os.environ,
             "MLAAS_DATABASE_URL": f"sqlite:///{Path(scratch) / 'service.sqlite3'}",
             "MLAAS_ADMIN_KEY": admin_key,
             "MLAAS_WORKERS": str(workers),
         }
-        command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
-        process = subprocess.Popen(
-            [*command, "--bind", url.removeprefix("http://")],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        url, process = start_gunicorn(env, log, timeout=ready_timeout)
         try:
-            _wait_ready(process, url, log, ready_timeout)
             yield Service(url, admin_key)
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_gunicorn(process)

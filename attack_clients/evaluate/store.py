@@ -8,30 +8,11 @@ Failures go to ``DIR/failed/`` instead and are retried on the next run.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def write_json(path: Path, content: Any) -> None:
-    """``content`` as indented JSON, replacing ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(content, indent=2, default=_plain, allow_nan=True) + "\n")
-    os.replace(partial, path)
+from attack_clients.jsonfile import write_json
 
 
 class ResultStore:
