@@ -11,6 +11,7 @@ from an independent evaluator over ``MLAAS_DATA_DIR`` (skipped without data).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -228,6 +229,13 @@ def run_mi_face(args: argparse.Namespace) -> int:
         from attack_clients.clients import DownloadForbidden
 
         params = _params(args, 5000)
+        if not hasattr(session.client, "download_model"):
+            print(
+                f"--white-box needs the model download, which the {args.dialect} dialect does not offer: "
+                "use --dialect bigml",
+                file=sys.stderr,
+            )
+            return 2
         try:
             export = session.client.download_model()
         except DownloadForbidden as error:

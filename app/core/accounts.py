@@ -35,7 +35,8 @@ def hash_key(key: str) -> str:
 
 
 def new_key() -> str:
-    return secrets.token_urlsafe(32)
+    """A random key with a letter first: a key starting with "-" reads as an option to CLIs (argparse)."""
+    return f"mk_{secrets.token_urlsafe(32)}"
 
 
 class Accounts:
@@ -49,21 +50,25 @@ class Accounts:
         self._lock = threading.Lock()
 
     def ensure_admin(self, key: str | None) -> str | None:
-        """Create the ``admin`` user on first start; return its key if generated here."""
-        with self.engine.begin() as conn:
-            if conn.execute(select(users.c.id).where(users.c.username == "admin")).first():
-                return None
-            generated = key is None
-            key = key or new_key()
-            try:
+        """Create the ``admin`` user on first start; return its key if generated here.
+
+        A concurrent start that wins the insert is caught outside the transaction, so it is
+        rolled back: PostgreSQL refuses anything else in a transaction after an error.
+        """
+        generated = key is None
+        key = key or new_key()
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(select(users.c.id).where(users.c.username == "admin")).first():
+                    return None
                 conn.execute(
                     users.insert().values(
                         username="admin", key_hash=hash_key(key), is_admin=True, rows_used=0,
                         rate_window_start=0, rate_count=0, created_at=time.time(),
                     )
                 )
-            except IntegrityError:
-                return None
+        except IntegrityError:
+            return None
         return key if generated else None
 
     def create_user(self, username: object, *, row_budget: int | None = None, rate_limit: int | None = None) -> str:

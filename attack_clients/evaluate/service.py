@@ -140,7 +140,7 @@ def local_service(log: Path, workers: int = 2, ready_timeout: float = 900.0) -> 
     """
     if not (ROOT / "wsgi.py").is_file():
         raise ServiceError(f"no wsgi.py under {ROOT}: pass --url and --key of a running service")
-    admin_key = secrets.token_urlsafe(24)
+    admin_key = f"mk_{secrets.token_urlsafe(24)}"
     with tempfile.TemporaryDirectory(prefix="mlaas-evaluate-") as scratch:
         env = {
             "MLAAS_DATABASE_URL": f"sqlite:///{Path(scratch) / 'service.sqlite3'}",

@@ -7,7 +7,11 @@ returned for it. The training vectors are truncated the way the API's answers
 show it truncates (rounding grid, top-k; see ``defence_profile``), so the
 decoder learns from exactly the kind of vector it will be given. Inputs are
 log-confidences floored at what a reported 0 can hide, which keeps the small
-entries (where similarity to other people shows) on a usable scale. The
+entries (where similarity to other people shows) on a usable scale. Under
+output noise a reported 0 hides anything up to the noise level, so the floor is
+also at least half the 10th percentile of the positive values seen: without it
+the log of exact zeros (clipped noise) would dominate the features and a
+decoder would learn less from noisy vectors than from labels alone. The
 decoder's last layer is fixed: the mean and principal components of the
 auxiliary images, so it only learns how a vector mixes the faces it was shown
 (a pixel-output layer trained on the same images spans the same space, at
@@ -64,10 +68,11 @@ class DecoderInversion:
     seed: int = 0
     progress: bool = False
 
+    def _logs(self, probabilities: np.ndarray) -> np.ndarray:
+        return np.log(np.maximum(self.profile_.apply(probabilities), self.floor_))
+
     def _features(self, probabilities: np.ndarray) -> torch.Tensor:
-        aligned = self.profile_.apply(probabilities)
-        logs = np.log(np.maximum(aligned, self.profile_.floor))
-        return torch.as_tensor((logs - self.mean_) / self.scale_, dtype=torch.float32)
+        return torch.as_tensor((self._logs(probabilities) - self.mean_) / self.scale_, dtype=torch.float32)
 
     def fit(
         self, probabilities: np.ndarray, images: np.ndarray, profile: DefenceProfile | None = None
@@ -75,7 +80,10 @@ class DecoderInversion:
         """Train on returned vectors ``(n, k)`` and the images queried ``(n, d)``."""
         torch.manual_seed(self.seed)
         self.profile_ = detect(probabilities) if profile is None else profile
-        logs = np.log(np.maximum(self.profile_.apply(probabilities), self.profile_.floor))
+        aligned = self.profile_.apply(probabilities)
+        positive = aligned[aligned > 0]
+        self.floor_ = max(self.profile_.floor, 0.5 * float(np.percentile(positive, 10)) if positive.size else 0.0)
+        logs = self._logs(probabilities)
         self.mean_ = logs.mean(axis=0)
         self.scale_ = logs.std() + 1e-8
         sizes = [probabilities.shape[1], *self.hidden]

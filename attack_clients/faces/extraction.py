@@ -190,7 +190,9 @@ def fit_surrogate(
     generator = torch.Generator().manual_seed(seed)
     basis = dct_basis(image_shape, basis_size)
     n_classes = len(oracle.classes)
-    model = Surrogate(basis, n_classes, hidden)
+    with torch.random.fork_rng(devices=[]):  # the initial weights from ``seed``, not the global RNG
+        torch.manual_seed(seed)
+        model = Surrogate(basis, n_classes, hidden)
     per_round = queries // rounds
     inputs, answers, losses = [], [], []
     for round_index in trange(rounds, desc="surrogate rounds", disable=not progress, leave=False):

@@ -37,7 +37,9 @@ class DctBasis:
     """
 
     def __init__(self, image_shape: tuple[int, int], size: tuple[int, int] = (16, 16)) -> None:
+        """``size`` is capped at the image's own shape (a 16x16 basis of 8x8 digits is 8x8)."""
         h, w = image_shape
+        size = (min(size[0], h), min(size[1], w))
         self.image_shape = (h, w)
         self.size = size
         self.rows = torch.as_tensor(idct(np.eye(h)[: size[0]], axis=1, norm="ortho"), dtype=torch.float32)

@@ -31,7 +31,16 @@ class FakeClient(LocalOracle):
         return self.export
 
 
-def run(argv: list[str], client: FakeClient, monkeypatch) -> int:
+class NoDownloadClient(LocalOracle):
+    """What ``connect`` returns for the v2 dialect: predictions, metadata, no download."""
+
+    metadata = FakeClient.metadata
+
+    def __init__(self, target) -> None:
+        super().__init__(target.model.predict_proba, target.data.classes)
+
+
+def run(argv: list[str], client: FakeClient | NoDownloadClient, monkeypatch) -> int:
     monkeypatch.setattr(cli_faces, "client_from_args", lambda args: client)
     parser = argparse.ArgumentParser()
     cli_faces.register(parser.add_subparsers(dest="attack", required=True))
@@ -69,6 +78,13 @@ def test_mi_face_white_box_all_labels_and_refused_download(tmp_path: Path, digit
     assert len(results["per_label"]) == 10
     assert len(list(tmp_path.glob("recon-*.png"))) == 10
     assert run(argv, FakeClient(digits_target, downloadable=False), monkeypatch) == 2
+
+
+def test_white_box_without_a_download_points_at_bigml(tmp_path: Path, digits_target, monkeypatch, capsys) -> None:
+    argv = ["mi-face", *common(tmp_path), "--white-box", "--dialect", "v2", "--no-eval"]
+    assert run(argv, NoDownloadClient(digits_target), monkeypatch) == 2
+    assert "--dialect bigml" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_extract_invert_picks_equations_for_softmax(tmp_path: Path, digits_target, monkeypatch) -> None:

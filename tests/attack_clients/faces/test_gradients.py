@@ -99,3 +99,8 @@ def test_separable_dct_synthesis_equals_the_dense_basis() -> None:
     basis = DctBasis((12, 10), (4, 3))
     z = torch.randn(5, 2, 12, generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(basis.synthesise(z), z @ basis.dense().T, atol=1e-5, rtol=0)
+
+
+def test_a_basis_larger_than_the_image_is_capped_at_the_image() -> None:
+    basis = DctBasis((8, 8), (16, 16))
+    assert basis.size == (8, 8) and basis.dense().shape == (64, 64)
