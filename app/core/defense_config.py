@@ -17,11 +17,14 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 
 from app.core.errors import BadRequest, NotFound
+from app.storage.rows import replace
 from app.storage.tables import defense_settings, settings_version
 from defenses import DefenseSpecError, Pipeline, parse_spec
 
 SCOPES = ("global", "model", "user")
 GLOBAL = ""
+NO_DEFENSE = parse_spec([])
+"""The pipeline of no step (immutable, so shared)."""
 
 
 def validate(spec: Any) -> Pipeline:
@@ -71,13 +74,9 @@ class DefenseConfig:
     def put(self, scope: str, name: str, spec: Any) -> list[Any]:
         canonical = validate(spec).to_spec()
         with self.engine.begin() as conn:
-            conn.execute(
-                delete(defense_settings).where((defense_settings.c.scope == scope) & (defense_settings.c.name == name))
-            )
-            conn.execute(
-                defense_settings.insert().values(
-                    scope=scope, name=name, spec=json.dumps(canonical), updated_at=time.time()
-                )
+            replace(
+                conn, defense_settings, {"scope": scope, "name": name},
+                {"spec": json.dumps(canonical), "updated_at": time.time()},
             )
             self._bump(conn)
         return canonical
@@ -102,7 +101,7 @@ class DefenseConfig:
         for key in (("user", username), ("model", model), ("global", GLOBAL)):
             if key in pipelines:
                 return pipelines[key]
-        return parse_spec([])
+        return NO_DEFENSE
 
     def _refresh(self) -> None:
         now = time.monotonic()

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from app.core.accounts import Principal
 from app.core.errors import Forbidden, NotFound
+from app.storage.rows import replace
 from app.storage.tables import model_settings, uploaded_models
 from app.zoo import model_from_bytes
 from app.zoo.base import ServedModel
@@ -100,6 +101,5 @@ class Registry:
         if name not in self.builtins:
             raise NotFound(f"no built-in model {name!r}")
         with self.engine.begin() as conn:
-            conn.execute(model_settings.delete().where(model_settings.c.name == name))
-            conn.execute(model_settings.insert().values(name=name, downloadable=flag))
+            replace(conn, model_settings, {"name": name}, {"downloadable": flag})
         self._flags.pop(name, None)

@@ -7,6 +7,7 @@ logged by an ``after_request`` hook from what the request left in ``g.query``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ from app.core.limits import Limits
 from app.core.querylog import QueryLog, QueryRecord
 from app.core.registry import Registry
 from app.zoo.base import InputError, ServedModel
+from defenses.rows import as_probabilities
+
+SMALL_BATCH = 8
+"""Up to this many rows, checks run in plain Python rather than numpy."""
 
 
 @dataclass
@@ -33,6 +38,8 @@ class Prediction:
     labels: np.ndarray
     probabilities: np.ndarray
     defense: list[Any] | None = None
+    inputs: np.ndarray | None = None
+    """The validated model inputs the prediction was made from."""
 
     @property
     def label_names(self) -> list[str]:
@@ -92,9 +99,13 @@ class Services:
         self.limits.admit(principal, len(X))
         clean = model.predict_proba(X)
         pipeline = self.defenses.effective(principal.username, model.name)
-        defended = pipeline.apply(clean, inputs=X, secret=self.noise_secret)
+        if len(pipeline):
+            defended = pipeline.apply(clean, inputs=X, secret=self.noise_secret)
+            labels, probabilities = defended.labels, defended.probabilities
+        else:
+            probabilities, labels = _undefended(clean)
         return Prediction(
-            model, defended.labels, defended.probabilities, pipeline.to_spec() if self.disclose_defense else None
+            model, labels, probabilities, pipeline.to_spec() if self.disclose_defense else None, inputs=X
         )
 
     def _checked(self, model: ServedModel, X: np.ndarray) -> np.ndarray:
@@ -112,9 +123,32 @@ class Services:
                 raise BadRequest("pixel values must be finite numbers (no NaN or infinity)")
             if X.min() < 0.0 or X.max() > 1.0:
                 raise BadRequest("pixel values must lie in [0, 1]")
-        elif np.isinf(X).any():
+        elif _has_infinity(X):
             raise BadRequest("values must be finite (infinity is not allowed; leave a field out for missing)")
         return X
+
+
+def _has_infinity(X: np.ndarray) -> bool:
+    if len(X) <= SMALL_BATCH and X.dtype.kind == "f":
+        values = X.ravel().tolist()
+        return math.inf in values or -math.inf in values
+    return bool(np.isinf(X).any())
+
+
+def _undefended(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``Pipeline.apply`` of no step returns, without its per-call set-up (a fresh
+    OS-seeded SeedSequence, the digest check): ``as_probabilities`` and argmax labels.
+
+    A few rows already in [0, 1] are checked in plain Python (numpy's per-call cost
+    dominates there), where ``as_probabilities`` would return an unclipped float64 copy.
+    """
+    if clean.ndim == 2 and clean.shape[1] and len(clean) <= SMALL_BATCH and clean.dtype.kind == "f":
+        rows = clean.tolist()
+        if all(0.0 <= p <= 1.0 for row in rows for p in row):
+            probabilities = np.array(clean, dtype=np.float64)
+            return probabilities, probabilities.argmax(axis=1).astype(np.int64)
+    probabilities = as_probabilities(clean)
+    return probabilities, probabilities.argmax(axis=1).astype(np.int64)
 
 
 def services() -> Services:

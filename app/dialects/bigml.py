@@ -65,7 +65,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -73,16 +73,21 @@ import orjson
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
+from werkzeug.datastructures import Headers
+from werkzeug.urls import iri_to_uri
 
 from app.core.accounts import Principal
 from app.core.errors import ApiError, BadRequest, NotFound, Unauthorized
-from app.core.service import Prediction, bearer_key, prediction_endpoint, services
+from app.core.service import Prediction, Services, bearer_key, prediction_endpoint, services
 from app.core.uploads import DatasetRecord, Uploads, check_name, decode_csv, rows_to_csv
 from app.dialects import bigml_resources as res
 from app.dialects.common import json_object
 from app.errors import register_renderer
 from app.zoo import MISSING_TOKENS
 from app.zoo.base import Field, ServedModel
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 blp = Blueprint("bigml", __name__, description="BigML's andromeda API: models, deepnets, uploads, predictions")
 # OpenAPI: BigML's ?username=&api_key= (the ``bigml`` scheme), or a bearer key.
@@ -91,6 +96,7 @@ authenticated = blp.doc(security=[{"bigml": []}, {"bearer": []}])
 ID = re.compile(r"^[0-9a-f]{24}$")
 RESOURCE = re.compile(r"^(model|deepnet|source|dataset)/([0-9a-f]{24})$")
 PAGE_DEFAULT, PAGE_MAX, OFFSET_MAX = 20, 1000, 10**9
+CACHE_MAX = 64
 # Arguments BigML accepts on every create and that change nothing here.
 COMMON_ARGS = {"name", "description", "tags", "category", "project"}
 PREDICTION_ARGS = COMMON_ARGS | {"model", "deepnet", "input_data", "missing_strategy"}
@@ -140,7 +146,8 @@ def _params() -> dict[str, str]:
     """The query string, with ``&`` or ``;`` between pairs (Flask's parser knows only ``&``)."""
     if "bigml_params" not in g:
         params: dict[str, str] = {}
-        for pair in re.split(r"[&;]", request.query_string.decode("latin-1")):
+        query = request.query_string
+        for pair in re.split(r"[&;]", query.decode("latin-1")) if query else ():
             if pair:
                 key, _, value = pair.partition("=")
                 params[unquote_plus(key)] = unquote_plus(value)
@@ -148,12 +155,12 @@ def _params() -> dict[str, str]:
     return g.bigml_params
 
 
-def _principal() -> Principal:
+def _principal(svc: Services | None = None) -> Principal:
     params = _params()
     key = params.get("api_key") or bearer_key()
     if not key:
         raise Unauthorized("an API key is required: ?username=U&api_key=K, or 'Authorization: Bearer K'")
-    principal = services().authenticate(key)
+    principal = (svc or services()).authenticate(key)
     username = params.get("username")
     if username and username != principal.username:
         raise Unauthorized(f"the API key does not belong to user {username!r}")
@@ -238,16 +245,30 @@ def _created(resource: dict[str, Any]) -> Response:
 # --- finding models -------------------------------------------------------------------
 
 
-def _builtin(ident: str) -> str | None:
-    return next((name for name in services().registry.builtins if res.builtin_id(name) == ident), None)
+_builtin_names: dict[tuple[str, ...], dict[str, str]] = {}
 
 
-def _model(principal: Principal, kind: str, ident: str) -> ServedModel:
+def _builtin(ident: str, svc: Services | None = None) -> str | None:
+    """The built-in model whose id is ``ident`` (the first, should two names share one)."""
+    names = tuple((svc or services()).registry.builtins)
+    table = _builtin_names.get(names)
+    if table is None:
+        table = {}
+        for name in names:
+            table.setdefault(res.builtin_id(name), name)
+        if len(_builtin_names) >= CACHE_MAX:
+            _builtin_names.clear()
+        _builtin_names[names] = table
+    return table.get(ident)
+
+
+def _model(principal: Principal, kind: str, ident: str, svc: Services | None = None) -> ServedModel:
     """The model behind ``kind/ident`` that ``principal`` may use; a 404 otherwise."""
-    name = _builtin(ident)
+    svc = svc or services()
+    name = _builtin(ident, svc)
     if name is None and kind == "model" and ID.match(ident):
         name = f"model/{ident}"
-    model = services().model(principal, name) if name is not None else None
+    model = svc.model(principal, name) if name is not None else None
     if model is None or res.resource_of(model) != f"{kind}/{ident}":
         raise NotFound(f"no {kind} {kind}/{ident}")
     return model
@@ -600,30 +621,31 @@ def _pixels(model: ServedModel, record: Mapping[str, float]) -> np.ndarray:
     return row[None, :]
 
 
-def _path(model: ServedModel, record: Mapping[str, Any]) -> dict[str, Any]:
+def _path(svc: Services, model: ServedModel, prediction: Prediction, record: Mapping[str, Any]) -> dict[str, Any]:
     """The splits a tree took for ``record``; none when the model is black-box only."""
-    if not services().registry.downloadable_cached(model):
+    if not svc.registry.downloadable_cached(model):
         return {"path": [], "next_predicates": [], "unknown_fields": []}
-    return res.rendered_tree(model).path(model.predict_paths(model.encode_records([record]))[0])
+    X = prediction.inputs if prediction.inputs is not None else model.encode_records([record])
+    return res.rendered_tree(model).path_to(model, int(model.final_nodes(X)[0]))
 
 
 def prediction_json(
     model: ServedModel, ids: res.FieldIds, prediction: Prediction, echo: dict[str, Any], body: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The BigML prediction resource; every number in it comes from the defended probabilities."""
-    probabilities = [float(p) for p in prediction.probabilities[0]]
+    probabilities = [float(p) for p in prediction.probabilities[0].tolist()]
     label_index = int(prediction.labels[0])
     label = model.classes[label_index]
     ranked = [[c, p] for c, p in zip(model.classes, probabilities, strict=True)]
-    now = time.time()
+    now = res.timestamp(time.time())
     used = [*echo, ids.objective]
     fields = res.plain_fields(model)
     out: dict[str, Any] = {
         "resource": f"prediction/{secrets.token_hex(12)}",
         "code": 201,
         "status": res.finished("prediction"),
-        "created": res.timestamp(now),
-        "updated": res.timestamp(now),
+        "created": now,
+        "updated": now,
         "name": body.get("name") or f"Prediction for {model.objective.name}",
         "description": body.get("description") or "",
         "tags": body.get("tags") or [],
@@ -650,24 +672,81 @@ def prediction_json(
 
 
 def _predict() -> ResponseReturnValue:
-    principal = _principal()
+    svc = services()
+    principal = _principal(svc)
     body = _args(PREDICTION_ARGS)
     kind, ident = _prediction_target(body)
     strategy = body.get("missing_strategy", 0)
     if strategy != 0 or isinstance(strategy, bool):
         raise BigMLError(-1205, "only missing_strategy 0 (last prediction) is supported", ["missing_strategy"])
-    model = _model(principal, kind, ident)
+    model = _model(principal, kind, ident, svc)
     ids = res.field_ids(model)
     record, echo = _record(ids, body.get("input_data", {}))
     if model.kind == "image":
-        prediction = services().predict(principal, model, _pixels(model, record))
+        prediction = svc.predict(principal, model, _pixels(model, record))
     else:
-        prediction = services().predict_records(principal, model, [record])
+        prediction = svc.predict_records(principal, model, [record])
     out = prediction_json(model, ids, prediction, echo, body)
     if model.kind == "tree":
-        out["prediction_path"] = _path(model, record)
-    location = f"{request.url_root}andromeda/{out['resource']}"
-    return _json(out, 201, {"Location": location})
+        out["prediction_path"] = _path(svc, model, prediction, record)
+    root, uri_root = _url_root()
+    path = f"andromeda/{out['resource']}"
+    response = _LocatedResponse(
+        orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), 201, {"Location": root + path}, "application/json"
+    )
+    if uri_root is not None:
+        response.location_uri = uri_root + path
+    return response
+
+
+class _LocatedResponse(Response):
+    """A response whose ``Location`` may come already converted to a URI (``location_uri``).
+
+    werkzeug converts ``Location`` with ``iri_to_uri`` on every response (a URL parse,
+    three quotes and an IDNA encoding of the host), which costs a single-row prediction
+    more than its tree walk; the prediction's Location is its request's URL root plus
+    a path of hex digits, so the conversion is done once per root (``_url_root``).
+    """
+
+    location_uri: str | None = None
+
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+        uri = self.location_uri
+        if uri is None:
+            return super().get_wsgi_headers(environ)
+        location = self.headers.pop("Location")
+        try:
+            headers = super().get_wsgi_headers(environ)
+        finally:
+            self.headers["Location"] = location
+        headers["Location"] = uri
+        return headers
+
+
+_url_roots: dict[tuple[Any, ...], tuple[str, str | None]] = {}
+LOCATION_PROBE = "andromeda/prediction/" + "0" * 24
+
+
+def _url_root() -> tuple[str, str | None]:
+    """``request.url_root`` and, when appending a hex path to it commutes with werkzeug's
+    ``iri_to_uri``, that root as a URI; remembered by what the root is computed from."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    trusted = req.trusted_hosts
+    key = (
+        req.scheme, req.server, req.root_path, req.environ.get("HTTP_HOST"),
+        None if trusted is None else tuple(trusted),
+    )
+    cached = _url_roots.get(key)
+    if cached is None:
+        root = req.url_root
+        uri_root: str | None = iri_to_uri(root)
+        if iri_to_uri(root + LOCATION_PROBE) != f"{uri_root}{LOCATION_PROBE}":
+            uri_root = None
+        cached = (root, uri_root)
+        if len(_url_roots) >= CACHE_MAX:
+            _url_roots.clear()
+        _url_roots[key] = cached
+    return cached
 
 
 @blp.route("/prediction", methods=["POST"], endpoint="prediction")

@@ -26,7 +26,9 @@ import math
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,7 @@ def field_id(index: int) -> str:
     return f"{index:06x}"
 
 
+@lru_cache(maxsize=256)
 def builtin_id(name: str) -> str:
     """A stable id for a built-in model: the first 24 hex digits of sha1(name)."""
     return hashlib.sha1(name.encode()).hexdigest()[:24]
@@ -61,7 +64,10 @@ def resource_of(model: ServedModel) -> str:
 
 
 def timestamp(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    moment = datetime.fromtimestamp(seconds, UTC)
+    if moment.year >= 1000:  # isoformat is quicker; strftime's %Y has no leading zeros before 1000
+        return moment.isoformat(timespec="microseconds")[:26]
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def finished(what: str) -> dict[str, Any]:
@@ -86,9 +92,10 @@ def _per_model(model: ServedModel, what: str, build: Callable[[], Any]) -> Any:
     """``build()``, once per model and worker: served models never change, and the
     registry keeps each one, so the object's identity is a safe part of the key."""
     key = (what, resource_of(model), id(model))
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
+    try:
+        return _cache[key]  # a dict read is atomic: no lock needed for a hit
+    except KeyError:
+        pass
     value = build()
     with _cache_lock:
         if len(_cache) >= CACHE_MAX:
@@ -209,6 +216,15 @@ class RenderedTree:
     export: dict[str, Any]
     ids: FieldIds
     root: dict[str, Any]
+    _paths: dict[int, dict[str, Any]] = dataclass_field(default_factory=dict, compare=False, repr=False)
+
+    def path_to(self, model: ServedModel, node: int) -> dict[str, Any]:
+        """``prediction_path`` of a descent ending at the zoo's ``node``, built once per node and
+        shared (never modify it): a tree has few nodes and the path depends on nothing else."""
+        cached = self._paths.get(node)
+        if cached is None:
+            cached = self._paths.setdefault(node, self.path(model.path_to(node)))
+        return cached
 
     def path(self, predicates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """BigML's ``prediction_path`` of the zoo's path (its predicates, root excluded)."""

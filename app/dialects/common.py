@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
+import orjson
 from flask import request
 
 from app.core.errors import BadRequest
+
+# orjson reads integers beyond 64 bits as floats where ``json`` keeps them exact: a body with
+# such a run of digits goes to ``json`` only.
+LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 def _reject_constant(name: str) -> float:
@@ -22,6 +28,14 @@ def json_body(*, required: bool = True) -> Any:
         if required:
             raise BadRequest("the request needs a JSON body")
         return None
+    if LONG_DIGITS.search(raw) is None:
+        # The fast parser, where it agrees with ``json``: anything it refuses (malformed JSON,
+        # NaN, UTF-16, a BOM, lone surrogates, 1e400, deep nesting) is read again by ``json``,
+        # which accepts it or gives the error message it always gave.
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(raw, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -82,6 +82,27 @@ class TreeModel(ServedModel):
     def _field_index(self) -> dict[str, int]:
         return {f.name: i for i, f in enumerate(self.fields)}
 
+    @cached_property
+    def _category_codes(self) -> list[dict[str, float] | None]:
+        """Per field, category -> its index as a float (the first occurrence, as ``list.index``); None if numeric."""
+        codes: list[dict[str, float] | None] = []
+        for spec in self.fields:
+            if spec.optype != "categorical":
+                codes.append(None)
+                continue
+            lookup: dict[str, float] = {}
+            for index, category in enumerate(spec.categories):
+                lookup.setdefault(category, float(index))
+            codes.append(lookup)
+        return codes
+
+    @cached_property
+    def _node_probabilities(self) -> np.ndarray:
+        """Each node's class distribution, as ``predict_proba`` reports it (computed once)."""
+        counts = self.node_counts.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return counts / counts.sum(axis=1, keepdims=True)
+
     def final_nodes(self, X: np.ndarray) -> np.ndarray:
         """For each row, the node where its descent ends (a leaf, or a missing split)."""
         X = self._check(X)
@@ -129,8 +150,7 @@ class TreeModel(ServedModel):
             node = left if go_left else right
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        counts = self.node_counts[self.final_nodes(X)].astype(np.float64)
-        return counts / counts.sum(axis=1, keepdims=True)
+        return self._node_probabilities[self.final_nodes(X)]
 
     @cached_property
     def _parents(self) -> np.ndarray:
@@ -142,15 +162,16 @@ class TreeModel(ServedModel):
 
     def predict_paths(self, X: np.ndarray) -> list[list[dict[str, Any]]]:
         """For each row, the predicates of the nodes it passed, root excluded."""
+        return [self.path_to(int(node)) for node in self.final_nodes(X)]
+
+    def path_to(self, node: int) -> list[dict[str, Any]]:
+        """The predicates of the nodes from the root (excluded) down to ``node``."""
         parent = self._parents
-        paths = []
-        for node in self.final_nodes(X):
-            path = []
-            while parent[node] != LEAF:
-                path.append(self._predicate(int(node), int(parent[node])))
-                node = parent[node]
-            paths.append(path[::-1])
-        return paths
+        path = []
+        while parent[node] != LEAF:
+            path.append(self._predicate(int(node), int(parent[node])))
+            node = parent[node]
+        return path[::-1]
 
     def _predicate(self, node: int, parent: int) -> dict[str, Any]:
         spec = self.fields[self.node_field[parent]]
@@ -168,15 +189,18 @@ class TreeModel(ServedModel):
 
     def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Field values to the matrix: category index, number, NaN when absent or blank."""
-        out = np.full((len(records), self.n_features), np.nan)
+        index, codes, fields = self._field_index, self._category_codes, self.fields
+        out = np.full((len(records), len(fields)), np.nan)
         for row, record in enumerate(records):
             if not isinstance(record, Mapping):
                 raise InputError(f"record {row} is a {type(record).__name__}, expected an object of field values")
+            encoded = [math.nan] * len(fields)
             for name, value in record.items():
-                column = self._field_index.get(name)
+                column = index.get(name)
                 if column is None:
                     raise InputError(f"unknown field {name!r}")
-                out[row, column] = _encode_value(self.fields[column], value)
+                encoded[column] = _encode_value(fields[column], value, codes[column])
+            out[row] = encoded  # one numpy assignment per row, not per value
         return out
 
     def heldout(self) -> tuple[np.ndarray, np.ndarray]:
@@ -221,11 +245,15 @@ def is_missing(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def _encode_value(spec: Field, value: Any) -> float:
+def _encode_value(spec: Field, value: Any, codes: Mapping[str, float] | None = None) -> float:
+    """One value's encoding; ``codes`` (category -> index) spares a categorical field the list search."""
     if is_missing(value):
         return math.nan
     if spec.optype == "categorical":
         text = (value if isinstance(value, str) else str(value)).strip()
+        code = codes.get(text) if codes is not None else None
+        if code is not None:
+            return code
         try:
             return float(spec.categories.index(text))
         except ValueError:
