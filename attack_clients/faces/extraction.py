@@ -29,9 +29,8 @@ from torch import nn
 from tqdm.auto import trange
 
 from attack_clients.faces.defence_profile import DefenceProfile, detect
-from attack_clients.faces.gradients import WhiteBoxGradient, dct_basis
+from attack_clients.faces.gradients import DctBasis, WhiteBoxGradient
 from attack_clients.faces.mi_face import MIFaceParams, mi_face
-from attack_clients.faces.network import WhiteBoxModel
 from attack_clients.oracle import Oracle, query_all
 
 
@@ -96,29 +95,33 @@ def extract_softmax(
     return solve_softmax(X, P, profile), profile
 
 
-def smooth_images(n: int, basis: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def smooth_images(n: int, basis: DctBasis, generator: torch.Generator) -> torch.Tensor:
     """Random images with random low-frequency content and contrast, in [0, 1]."""
-    coefficients = torch.randn(n, basis.shape[1], generator=generator)
+    coefficients = torch.randn(n, basis.dimension, generator=generator)
     coefficients *= torch.rand(n, 1, generator=generator) * 4
-    images = coefficients @ basis.T
+    images = basis.synthesise(coefficients)
     return torch.sigmoid(images * 4 + torch.randn(n, 1, generator=generator))
 
 
 class Surrogate(nn.Module):
-    """Sigmoid MLP on the image's DCT coefficients (a fixed first projection)."""
+    """Sigmoid MLP on the image's DCT coefficients (a fixed first projection).
 
-    def __init__(self, basis: torch.Tensor, n_classes: int, hidden: int = 256) -> None:
+    The projection runs separably (``DctBasis.analyse``): training and the MI-Face
+    runs against the surrogate cost a fourteenth of a dense 10304 x 256 product.
+    """
+
+    def __init__(self, basis: DctBasis, n_classes: int, hidden: int = 256) -> None:
         super().__init__()
-        self.register_buffer("basis", basis)
-        self.hidden = nn.Linear(basis.shape[1], hidden)
+        self.basis = basis
+        self.hidden = nn.Linear(basis.dimension, hidden)
         self.out = nn.Linear(hidden, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.sigmoid(self.hidden(x @ self.basis)))
+        return self.out(torch.sigmoid(self.hidden(self.basis.analyse(x))))
 
     def export(self, image_shape: Sequence[int]) -> dict:
         """The white-box format: the projection folds into the first layer."""
-        first = (self.basis @ self.hidden.weight.T).detach().numpy()
+        first = (self.basis.dense() @ self.hidden.weight.T).detach().numpy()
         return {
             "layers": [
                 {"weights": first, "bias": self.hidden.bias.detach().numpy(), "activation": "sigmoid"},
@@ -150,14 +153,13 @@ def _train(model: Surrogate, X: torch.Tensor, P: torch.Tensor, epochs: int, seed
 
 def _trajectory_samples(
     model: Surrogate,
-    image_shape: tuple[int, int],
     n_classes: int,
     n: int,
-    basis: torch.Tensor,
+    basis: DctBasis,
     generator: torch.Generator,
 ) -> torch.Tensor:
     """``n`` images along MI-Face runs against the surrogate, from random smooth starts."""
-    classifier = WhiteBoxModel(model.export(image_shape)).classifier
+    classifier = nn.Sequential(model, nn.Softmax(dim=1))
     lengths = (10, 40, 160)
     samples = []
     for i, alpha in enumerate(lengths):
@@ -188,7 +190,7 @@ def fit_surrogate(
     in turn, from random smooth starts.
     """
     generator = torch.Generator().manual_seed(seed)
-    basis = dct_basis(image_shape, basis_size)
+    basis = DctBasis(image_shape, basis_size)
     n_classes = len(oracle.classes)
     with torch.random.fork_rng(devices=[]):  # the initial weights from ``seed``, not the global RNG
         torch.manual_seed(seed)
@@ -199,7 +201,7 @@ def fit_surrogate(
         if round_index == 0:
             X = smooth_images(per_round, basis, generator)
         else:
-            X = _trajectory_samples(model, image_shape, n_classes, per_round, basis, generator)
+            X = _trajectory_samples(model, n_classes, per_round, basis, generator)
         P = query_all(oracle, X.numpy())
         inputs.append(X.float())
         answers.append(torch.as_tensor(P, dtype=torch.float32))

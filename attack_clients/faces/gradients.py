@@ -56,6 +56,11 @@ class DctBasis:
         images = self.rows.T @ z @ self.cols
         return images.reshape(*lead, self.image_shape[0] * self.image_shape[1])
 
+    def analyse(self, images: torch.Tensor) -> torch.Tensor:
+        """Coefficients ``(n, a*b)`` of flattened images ``(n, h*w)``: ``images @ dense()``, separably."""
+        x = images.reshape(-1, *self.image_shape)
+        return (self.rows @ x @ self.cols.T).reshape(len(x), self.dimension)
+
     def dense(self) -> torch.Tensor:
         """The basis as a ``(h*w, a*b)`` matrix with orthonormal columns."""
         return self.synthesise(torch.eye(self.dimension)).T.contiguous()
