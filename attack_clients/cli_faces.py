@@ -322,9 +322,8 @@ def run_extract_invert(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {"attack": "extract-invert", "method": method}
     if method == "equations":
         extracted, profile = extract_softmax(session.oracle, n_features, args.extra_queries, args.seed)
-        export = extracted.export(session.image_shape)
+        copy = WhiteBoxModel(extracted.export(session.image_shape))
         results["observed_defence"] = profile.as_dict()
-        copy_predict = extracted.predict_proba
     else:
         surrogate, info = fit_surrogate(
             session.oracle,
@@ -334,13 +333,11 @@ def run_extract_invert(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=not args.quiet,
         )
-        export = surrogate.export(session.image_shape)
+        copy = surrogate.white_box(session.image_shape)
         results["surrogate"] = info
-        copy_predict = WhiteBoxModel(export).predict_proba
     extraction_stats = session.spent()
     results["extraction_stats"] = extraction_stats.as_dict()
     params = _params(args, 5000)
-    copy = WhiteBoxModel(export)
     blank = copy.predict_proba(np.zeros((1, n_features)))[0]
     log_gradient, why = _log_gradient(args.gradient, blank, session.labels)
     images, result = invert_white_box(copy, session.labels, params, progress=not args.quiet, log_gradient=log_gradient)
@@ -350,11 +347,11 @@ def run_extract_invert(args: argparse.Namespace) -> int:
     if data is not None:
         X = data.images.astype(np.float32)
         truth = query_all(session.client, X)
-        copy = copy_predict(X)
+        answers = copy.predict_proba(X)
         results["copy_fidelity"] = {
             "rows": len(X),
-            "label_agreement_on_faces": float((copy.argmax(1) == truth.argmax(1)).mean()),
-            "mean_abs_probability_gap": float(np.abs(copy - truth).mean()),
+            "label_agreement_on_faces": float((answers.argmax(1) == truth.argmax(1)).mean()),
+            "mean_abs_probability_gap": float(np.abs(answers - truth).mean()),
         }
     results["per_label"] = [
         {"label": int(label), "copy_confidence": float(f), "iterations": int(it), "stop": reason}

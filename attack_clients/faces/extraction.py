@@ -31,6 +31,7 @@ from tqdm.auto import trange
 from attack_clients.faces.defence_profile import DefenceProfile, detect
 from attack_clients.faces.gradients import DctBasis, WhiteBoxGradient
 from attack_clients.faces.mi_face import MIFaceParams, mi_face
+from attack_clients.faces.network import WhiteBoxModel
 from attack_clients.oracle import Oracle, query_all
 
 
@@ -103,48 +104,72 @@ def smooth_images(n: int, basis: DctBasis, generator: torch.Generator) -> torch.
     return torch.sigmoid(images * 4 + torch.randn(n, 1, generator=generator))
 
 
-class Surrogate(nn.Module):
-    """Sigmoid MLP on the image's DCT coefficients (a fixed first projection).
+class DctProjection(nn.Module):
+    """The surrogate's fixed first layer: the image's low-frequency DCT coefficients, separably."""
+
+    def __init__(self, basis: DctBasis) -> None:
+        super().__init__()
+        self.basis = basis
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.basis.analyse(x)
+
+
+class Surrogate(nn.Sequential):
+    """Sigmoid MLP on the image's DCT coefficients (a fixed first projection); outputs logits.
 
     The projection runs separably (``DctBasis.analyse``): training and the MI-Face
     runs against the surrogate cost a fourteenth of a dense 10304 x 256 product.
     """
 
     def __init__(self, basis: DctBasis, n_classes: int, hidden: int = 256) -> None:
-        super().__init__()
+        super().__init__(
+            DctProjection(basis), nn.Linear(basis.dimension, hidden), nn.Sigmoid(), nn.Linear(hidden, n_classes)
+        )
         self.basis = basis
-        self.hidden = nn.Linear(basis.dimension, hidden)
-        self.out = nn.Linear(hidden, n_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(torch.sigmoid(self.hidden(self.basis.analyse(x))))
+    @property
+    def projection(self) -> DctProjection:
+        return self[0]
+
+    @property
+    def head(self) -> nn.Sequential:
+        """Everything after the projection: what training updates."""
+        return nn.Sequential(*list(self)[1:])
+
+    def white_box(self, image_shape: Sequence[int]) -> WhiteBoxModel:
+        """The copy as MI-Face inverts it, projection kept separable."""
+        return WhiteBoxModel.from_network(nn.Sequential(*self, nn.Softmax(dim=1)), image_shape)
 
     def export(self, image_shape: Sequence[int]) -> dict:
-        """The white-box format: the projection folds into the first layer."""
-        first = (self.basis.dense() @ self.hidden.weight.T).detach().numpy()
+        """The white-box download format: the projection folds into the first layer."""
+        hidden, out = self[1], self[3]
+        first = (self.basis.dense() @ hidden.weight.T).detach().numpy()
         return {
             "layers": [
-                {"weights": first, "bias": self.hidden.bias.detach().numpy(), "activation": "sigmoid"},
-                {
-                    "weights": self.out.weight.detach().numpy().T,
-                    "bias": self.out.bias.detach().numpy(),
-                    "activation": "softmax",
-                },
+                {"weights": first, "bias": hidden.bias.detach().numpy(), "activation": "sigmoid"},
+                {"weights": out.weight.detach().numpy().T, "bias": out.bias.detach().numpy(), "activation": "softmax"},
             ],
             "image_shape": list(image_shape),
         }
 
 
 def _train(model: Surrogate, X: torch.Tensor, P: torch.Tensor, epochs: int, seed: int) -> float:
-    """Soft-label cross-entropy against the returned vectors, minibatch Adam."""
+    """Soft-label cross-entropy against the returned vectors, minibatch Adam.
+
+    The projection has no parameters, so the coefficients are computed once, not every epoch.
+    """
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     target = P / P.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    with torch.no_grad():
+        features = model.projection(X)
+    head = model.head
     loss = torch.tensor(0.0)
     for _ in range(epochs):
         for batch in torch.randperm(len(X), generator=generator).split(256):
             optimiser.zero_grad()
-            log_q = torch.log_softmax(model(X[batch]), dim=1)
+            log_q = torch.log_softmax(head(features[batch]), dim=1)
             loss = -(target[batch] * log_q).sum(dim=1).mean()
             loss.backward()
             optimiser.step()

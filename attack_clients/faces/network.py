@@ -68,6 +68,18 @@ class WhiteBoxModel:
         self.classifier = layer_stack(layers[depth:])
         self.decoder = layer_stack(export["decoder"]) if self.code_space else nn.Identity()
 
+    @classmethod
+    def from_network(cls, network: nn.Sequential, image_shape: Sequence[int]) -> WhiteBoxModel:
+        """A pixel-space model over a torch network that ends in its softmax.
+
+        For a copy the attacker built itself (the extraction surrogate): its layers
+        need not be dense, so MI-Face runs on them as they are.
+        """
+        model = cls({"layers": [], "image_shape": list(image_shape)})
+        network.requires_grad_(False)
+        model.full = model.classifier = network
+        return model
+
     @property
     def n_pixels(self) -> int:
         return int(np.prod(self.image_shape))

@@ -62,6 +62,8 @@ def test_surrogate_of_an_mlp_agrees_with_it() -> None:
     oracle = LocalOracle(target.predict_proba, data.classes)
     surrogate, info = fit_surrogate(oracle, (8, 8), queries=3000, rounds=3, basis_size=(8, 8), epochs=10)
     assert info["rows"] == oracle.stats.rows == 3000
-    copy = WhiteBoxModel(surrogate.export((8, 8)))
+    copy = surrogate.white_box((8, 8))
     agreement = (copy.predict_proba(data.images).argmax(1) == target.predict_proba(data.images).argmax(1)).mean()
     assert agreement > 0.8
+    downloaded = WhiteBoxModel(surrogate.export((8, 8)))
+    np.testing.assert_allclose(copy.predict_proba(data.images), downloaded.predict_proba(data.images), atol=1e-5)

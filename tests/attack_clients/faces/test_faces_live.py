@@ -222,11 +222,10 @@ def extract_invert(oracle: Recorder, target: Target, method: str, seed: int):
     """What ``extract-invert`` does: extract a copy, then white-box MI-Face on it."""
     if method == "equations":
         extracted, _ = extract_softmax(oracle, target.n_pixels, extra_queries=8, seed=seed)
-        export = extracted.export(target.image_shape)
+        copy = WhiteBoxModel(extracted.export(target.image_shape))
     else:
         surrogate, _ = fit_surrogate(oracle, target.image_shape, queries=30, rounds=2, hidden=64, epochs=3, seed=seed)
-        export = surrogate.export(target.image_shape)
-    copy = WhiteBoxModel(export)
+        copy = surrogate.white_box(target.image_shape)
     labels = target.labels()
     blank = copy.predict_proba(np.zeros((1, target.n_pixels)))[0]
     log_gradient, _ = cli_faces._log_gradient("auto", blank, labels)
