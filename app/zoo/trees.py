@@ -187,9 +187,21 @@ class TreeModel(ServedModel):
             raise InputError(f"expected a matrix of shape (n, {self.n_features}), got {X.shape}")
         return X
 
+    @cached_property
+    def _exact_codes(self) -> list[dict[str, float]]:
+        """Per field, the strings that encode as they stand (a category, not a missing token); empty if numeric."""
+        return [
+            {c: code for c, code in codes.items() if c == c.strip() and c not in MISSING_TOKENS} if codes else {}
+            for codes in self._category_codes
+        ]
+
     def encode_records(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Field values to the matrix: category index, number, NaN when absent or blank."""
-        index, codes, fields = self._field_index, self._category_codes, self.fields
+        """Field values to the matrix: category index, number, NaN when absent or blank.
+
+        A category given exactly, or a number for a numeric field, is encoded by one
+        lookup; anything else (blanks to strip, missing tokens, errors) by ``_encode_value``.
+        """
+        index, codes, exact, fields = self._field_index, self._category_codes, self._exact_codes, self.fields
         out = np.full((len(records), len(fields)), np.nan)
         for row, record in enumerate(records):
             if not isinstance(record, Mapping):
@@ -199,7 +211,14 @@ class TreeModel(ServedModel):
                 column = index.get(name)
                 if column is None:
                     raise InputError(f"unknown field {name!r}")
-                encoded[column] = _encode_value(fields[column], value, codes[column])
+                kind = value.__class__
+                if kind is str:
+                    code = exact[column].get(value)
+                elif kind is float and codes[column] is None:
+                    code = value
+                else:
+                    code = None
+                encoded[column] = code if code is not None else _encode_value(fields[column], value, codes[column])
             out[row] = encoded  # one numpy assignment per row, not per value
         return out
 
@@ -263,5 +282,5 @@ def _encode_value(spec: Field, value: Any, codes: Mapping[str, float] | None = N
         raise InputError(f"field {spec.name!r} is numeric, got {value!r}")
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"field {spec.name!r} is numeric, got {value!r}") from None

@@ -95,10 +95,13 @@ def descent_value(confidence: torch.Tensor, log_gradient: bool, floor: float) ->
 
 
 class WhiteBoxGradient:
-    """Exact gradient by autograd through the downloaded network, all labels at once.
+    """Exact gradient through the downloaded network, all labels at once.
 
     ``classifier`` ends with its softmax; the log-probabilities come from the
-    logits before it, so -log f stays finite where f underflows.
+    logits before it, so -log f stays finite where f underflows. A stack of dense
+    layers with sigmoid activations (every downloaded model) is differentiated by
+    hand, one matrix product per layer each way and no autograd graph per step;
+    any other network (an extraction surrogate) goes through autograd.
     """
 
     rows_per_point = 0
@@ -106,13 +109,47 @@ class WhiteBoxGradient:
     def __init__(self, classifier: torch.nn.Sequential, log_gradient: bool = False) -> None:
         self.logits = classifier[:-1]
         self.log_gradient = log_gradient
+        self.dense = _dense_sigmoid_layers(self.logits)
 
     def __call__(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.dense is not None:
+            return self._by_hand(x, labels, self.dense)
         x = x.detach().requires_grad_(True)
         log_f = torch.log_softmax(self.logits(x), dim=1).gather(1, labels[:, None])[:, 0]
         confidence = log_f.exp()
         (grad,) = torch.autograd.grad((log_f if self.log_gradient else confidence).sum(), x)
         return log_f.detach().double(), -grad
+
+    def _by_hand(
+        self, x: torch.Tensor, labels: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backpropagation written out: d log f / d logits = onehot - p, d f = f (onehot - p)."""
+        hidden = [x]
+        for weight, bias in layers[:-1]:
+            hidden.append(torch.sigmoid(torch.addmm(bias, hidden[-1], weight.T)))
+        weight, bias = layers[-1]
+        log_p = torch.log_softmax(torch.addmm(bias, hidden[-1], weight.T), dim=1)
+        log_f = log_p.gather(1, labels[:, None])[:, 0]
+        delta = log_p.exp_().neg_()
+        delta.scatter_add_(1, labels[:, None], torch.ones(len(labels), 1))
+        if not self.log_gradient:
+            delta.mul_(log_f.exp()[:, None])
+        for (weight, _), activation in zip(reversed(layers[1:]), reversed(hidden[1:]), strict=True):
+            delta = (delta @ weight).mul_(activation).mul_(1 - activation)
+        return log_f.double(), (delta @ layers[0][0]).neg_()
+
+
+def _dense_sigmoid_layers(logits: torch.nn.Sequential) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """``(weight, bias)`` of each layer when ``logits`` is Linear (Sigmoid Linear)*, else None."""
+    modules = list(logits)
+    linear, sigmoid = modules[0::2], modules[1::2]
+    if not (
+        len(modules) % 2 == 1
+        and all(type(m) is torch.nn.Linear and m.bias is not None for m in linear)
+        and all(type(m) is torch.nn.Sigmoid for m in sigmoid)
+    ):
+        return None
+    return [(m.weight.detach(), m.bias.detach()) for m in linear]
 
 
 class ZerothOrderGradient:

@@ -96,16 +96,23 @@ def mi_face(
     out_cost = cost.clone()
     window = torch.full((m, params.beta), float("inf"), dtype=torch.float64)
     window[:, 0] = cost
+    buffers = _buffers(x)
     bar = tqdm(total=params.alpha, desc=description, disable=not progress, leave=False)
     for i in range(1, params.alpha + 1):
-        x = x.add_(grad, alpha=-params.lam).clamp_(0, 1)
+        # Each step is written into a buffer that neither x nor best_x holds, so that when
+        # every label improved (the usual case) best_x takes x's buffer instead of a copy.
+        free = next(b for b in buffers if b is not x and b is not best_x)
+        x = torch.add(x, grad, alpha=-params.lam, out=free).clamp_(0, 1)
         if process is not None and i % params.process_every == 0:
             x = process(x).clamp_(0, 1)
         log_f, grad = log_confidence_and_gradient(x, label_a)
         cost = -log_f.double()
         better = cost < best_cost
         torch.where(better, cost, best_cost, out=best_cost)
-        torch.where(better[:, None], x, best_x, out=best_x)
+        if bool(better.all()):
+            best_x = x
+        elif bool(better.any()):
+            best_x = torch.where(better[:, None], x, best_x)
         reached = cost <= -math.log(params.gamma)
         done = reached | (cost >= window.max(dim=1).values) if i >= params.beta else reached
         window[:, i % params.beta] = cost
@@ -124,6 +131,7 @@ def mi_face(
         keep = ~finished
         rows, label_a, x, grad = rows[keep], label_a[keep], x[keep], grad[keep]
         best_x, best_cost, window = best_x[keep], best_cost[keep], window[keep]
+        buffers = _buffers(x)
         if len(rows) == 0:
             break
     bar.close()
@@ -135,3 +143,8 @@ def mi_face(
         stop_reasons=reasons,
         evaluations=iterations.numpy() + 1,
     )
+
+
+def _buffers(x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Three buffers shaped like ``x``: x and best_x hold at most two, so one is always free."""
+    return tuple(torch.empty_like(x) for _ in range(3))

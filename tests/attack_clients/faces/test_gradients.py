@@ -104,3 +104,28 @@ def test_separable_dct_synthesis_equals_the_dense_basis() -> None:
 def test_a_basis_larger_than_the_image_is_capped_at_the_image() -> None:
     basis = DctBasis((8, 8), (16, 16))
     assert basis.size == (8, 8) and basis.dense().shape == (64, 64)
+
+
+def test_hand_written_backpropagation_matches_autograd() -> None:
+    rng = np.random.default_rng(3)
+    layers = [
+        {"weights": rng.normal(0, 0.3, (30, 12)), "bias": rng.normal(0, 0.1, 12), "activation": "sigmoid"},
+        {"weights": rng.normal(0, 0.3, (12, 7)), "bias": rng.normal(0, 0.1, 7), "activation": "sigmoid"},
+        {"weights": rng.normal(0, 0.5, (7, 5)), "bias": rng.normal(0, 0.1, 5), "activation": "softmax"},
+    ]
+    classifier = WhiteBoxModel({"layers": layers, "image_shape": [5, 6]}).classifier
+    x = torch.rand(6, 30, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 3, 4, 0])
+    for log_gradient in (False, True):
+        by_hand = WhiteBoxGradient(classifier, log_gradient)
+        assert by_hand.dense is not None
+        autograd = WhiteBoxGradient(classifier, log_gradient)
+        autograd.dense = None
+        (log_f, grad), (expected_log_f, expected) = by_hand(x, labels), autograd(x, labels)
+        torch.testing.assert_close(log_f, expected_log_f)
+        torch.testing.assert_close(grad, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_other_networks_fall_back_to_autograd() -> None:
+    network = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2), torch.nn.Softmax(1))
+    assert WhiteBoxGradient(network).dense is None
