@@ -65,6 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(mi)
     _mi_params(mi)
     mi.add_argument("--white-box", action="store_true", help="use the downloaded model")
+    mi.add_argument(
+        "--start",
+        choices=["blank", "mean-face"],
+        default="blank",
+        help="x0: the blank image (Algorithm 1) or, per victim, the mean of the auxiliary faces of everyone else "
+        "(needs MLAAS_DATA_DIR faces, or the digits fallback, at the model's resolution)",
+    )
     mi.add_argument("--estimator", choices=["zo", "fd"], default="zo")
     mi.add_argument("--directions", type=int, default=8, help="zo: antithetic pairs per step")
     mi.add_argument("--delta", type=float, default=0.5, help="zo: probe radius")
@@ -200,14 +207,34 @@ def _params(args: argparse.Namespace, default_alpha: int):
 VANISHING = 1e-3
 
 
-def _log_gradient(mode: str, blank_confidences: np.ndarray, labels: list[int]) -> tuple[bool, str]:
-    """Whether to descend -log f: the paper's 1 - f has no slope where f ~ 0 at x0 = 0."""
+def _log_gradient(mode: str, start_confidences: np.ndarray) -> tuple[bool, str]:
+    """Whether to descend -log f: the paper's 1 - f has no slope where f ~ 0 (at x0 = 0, say).
+
+    ``start_confidences``: each attacked label's confidence at its own start.
+    """
     if mode != "auto":
         return mode == "log", f"--gradient {mode}"
-    lowest = float(blank_confidences[labels].min())
+    lowest = float(start_confidences.min())
     if lowest < VANISHING:
         return True, f"auto: a label's confidence at x0 is {lowest:.2g} < {VANISHING}, 1 - f has no slope there"
     return False, f"auto: every label's confidence at x0 is >= {VANISHING}"
+
+
+def _starts(session: _Session) -> np.ndarray:
+    """Each attacked label's x0 (``--start``): the blank image, or the mean face of everyone else."""
+    from attack_clients.faces.starts import blank_starts, mean_face_starts
+
+    n_pixels = int(np.prod(session.image_shape))
+    if session.args.start == "blank":
+        return blank_starts(len(session.labels), n_pixels)
+    data, mapping, problem = session.evaluation_data()
+    if data is None:
+        raise SystemExit(f"--start mean-face needs auxiliary faces at the model's resolution: {problem}")
+    return mean_face_starts(data, mapping[np.asarray(session.labels)])
+
+
+def _own_confidences(probabilities: np.ndarray, labels: list[int]) -> np.ndarray:
+    return probabilities[np.arange(len(labels)), np.asarray(labels)]
 
 
 def _blank_answer(session: _Session) -> np.ndarray:
@@ -242,15 +269,25 @@ def run_mi_face(args: argparse.Namespace) -> int:
             print(f"download refused by the operator: {error}")
             return 2
         model = WhiteBoxModel(export)
-        blank = model.predict_proba(np.zeros((1, model.n_pixels)))[0]
-        log_gradient, why = _log_gradient(args.gradient, blank, session.labels)
-        images, result = invert_white_box(model, session.labels, params, progress=progress, log_gradient=log_gradient)
+        starts = _starts(session)
+        log_gradient, why = _log_gradient(
+            args.gradient, _own_confidences(model.predict_proba(starts), session.labels)
+        )
+        images, result = invert_white_box(
+            model, session.labels, params, progress=progress, log_gradient=log_gradient, x0=starts
+        )
         results.update(mode="white-box", code_space=model.code_space)
     else:
         params = _params(args, 2000)
         blank = _blank_answer(session)
         profile = detect(blank[None, :])
-        log_gradient, why = _log_gradient(args.gradient, blank, session.labels)
+        starts = _starts(session)
+        at_starts = (
+            np.tile(blank, (len(session.labels), 1))
+            if args.start == "blank"
+            else session.oracle.predict_proba(starts)[1]
+        )
+        log_gradient, why = _log_gradient(args.gradient, _own_confidences(at_starts, session.labels))
         smooth = profile.rounding is not None if args.smooth_cost == "auto" else args.smooth_cost == "on"
         settings = BlackBoxSettings(
             estimator=args.estimator,
@@ -265,12 +302,12 @@ def run_mi_face(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
         images, result = invert_black_box(
-            session.oracle, session.labels, session.image_shape, params, settings, args.denoise, progress
+            session.oracle, session.labels, session.image_shape, params, settings, args.denoise, progress, starts
         )
         results.update(
             mode="black-box", settings=settings.__dict__, denoise=args.denoise, observed_defence=profile.as_dict()
         )
-    results.update(log_gradient=log_gradient, gradient_choice=why)
+    results.update(log_gradient=log_gradient, gradient_choice=why, start=args.start)
     results.update(
         parameters=params.__dict__,
         gamma_reading="stop when the label's confidence reaches gamma (cost <= 1 - gamma)",
@@ -339,7 +376,7 @@ def run_extract_invert(args: argparse.Namespace) -> int:
     results["extraction_stats"] = extraction_stats.as_dict()
     params = _params(args, 5000)
     blank = copy.predict_proba(np.zeros((1, n_features)))[0]
-    log_gradient, why = _log_gradient(args.gradient, blank, session.labels)
+    log_gradient, why = _log_gradient(args.gradient, blank[session.labels])
     images, result = invert_white_box(copy, session.labels, params, progress=not args.quiet, log_gradient=log_gradient)
     results.update(parameters=params.__dict__, log_gradient=log_gradient, gradient_choice=why)
     results["attack_stats"] = extraction_stats.as_dict()

@@ -176,11 +176,13 @@ def bearer_key() -> str | None:
 
 
 def install_query_logging(app: Flask) -> None:
+    query_log = app.extensions["mlaas"].query_log
+
     @app.after_request
     def log_query(response: Response) -> Response:
         query: QueryContext | None = g.get("query")
         if query is not None:
-            services().query_log.record(
+            query_log.record(
                 QueryRecord(
                     user_id=query.principal.user_id if query.principal else None,
                     model=query.model,

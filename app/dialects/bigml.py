@@ -144,15 +144,16 @@ register_renderer(("/andromeda", "/prediction"), render_error)
 
 def _params() -> dict[str, str]:
     """The query string, with ``&`` or ``;`` between pairs (Flask's parser knows only ``&``)."""
-    if "bigml_params" not in g:
-        params: dict[str, str] = {}
+    params: dict[str, str] | None = g.get("bigml_params")
+    if params is None:
+        params = {}
         query = request.query_string
         for pair in re.split(r"[&;]", query.decode("latin-1")) if query else ():
             if pair:
                 key, _, value = pair.partition("=")
                 params[unquote_plus(key)] = unquote_plus(value)
         g.bigml_params = params
-    return g.bigml_params
+    return params
 
 
 def _principal(svc: Services | None = None) -> Principal:

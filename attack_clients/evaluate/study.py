@@ -152,12 +152,14 @@ def face_comparisons(
                 )
             )
     for answer in answers:
-        if answer.attack != "mi-face-bb":
+        if answer.attack not in ("mi-face-bb", "mi-face-bb-mean"):
             continue
         stops = answer.outcome == "stops"
+        adversary = "" if answer.attack == "mi-face-bb" else " (our adversary starting from other people's mean face)"
         out.append(
             Comparison(
-                f"{answer.model}: rounding confidences defeats black-box MI-Face with negligible utility loss",
+                f"{answer.model}: rounding confidences defeats black-box MI-Face with negligible utility loss"
+                + adversary,
                 f"{QUOTES['utility']}; the study's countermeasure figure shows black-box reconstructions degrading "
                 "over r = 0.001 to 0.05 (where exactly it fails: recalled, unverified)",
                 answer.sentence() + why_it_stopped(rows.get((answer.attack, answer.model, _level(answer)))),

@@ -12,6 +12,7 @@ from attack_clients.evaluate.sweep import ATTACKS, DEFENCES
 
 SHORT_ATTACK = {
     "mi-face-bb": "bb",
+    "mi-face-bb-mean": "bb-mean",
     "mi-face-wb": "wb",
     "extract-invert": "ext",
     "decoder": "dec",

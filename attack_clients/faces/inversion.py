@@ -56,8 +56,9 @@ def invert_white_box(
     process: Process | Literal["auto"] | None = "auto",
     progress: bool = False,
     log_gradient: bool = False,
+    x0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, MIFaceResult]:
-    """Reconstructions ``(m, h*w)`` from the downloaded layers.
+    """Reconstructions ``(m, h*w)`` from the downloaded layers, from pixels ``x0`` (default 0).
 
     ``process="auto"`` uses PROCESS-DAE (search in the DAE's code space) when
     the model has a decoder and the identity otherwise. ``log_gradient``: see
@@ -69,7 +70,7 @@ def invert_white_box(
     result = mi_face(
         WhiteBoxGradient(model.classifier, log_gradient),
         labels,
-        model.start(len(labels)),
+        model.start(len(labels)) if x0 is None else model.encode(torch.as_tensor(x0).float()),
         params,
         process=process,
         progress=progress,
@@ -115,18 +116,19 @@ def invert_black_box(
     settings: BlackBoxSettings = DEFAULT_SETTINGS,
     denoise: bool = False,
     progress: bool = False,
+    x0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, MIFaceResult]:
-    """Reconstructions ``(m, h*w)`` from prediction queries alone, from x0 = 0.
+    """Reconstructions ``(m, h*w)`` from prediction queries alone, from ``x0`` (default 0, Algorithm 1's).
 
     ``denoise`` applies the pixel-space PROCESS (non-local means and sharpening).
     """
     estimator = black_box_estimator(oracle, image_shape, settings)
     process = denoise_sharpen(image_shape) if denoise else None
-    x0 = torch.zeros(len(labels), int(np.prod(image_shape)))
+    start = torch.zeros(len(labels), int(np.prod(image_shape))) if x0 is None else torch.as_tensor(x0).float()
     result = mi_face(
         estimator,
         labels,
-        x0,
+        start,
         params,
         process=process,
         progress=progress,

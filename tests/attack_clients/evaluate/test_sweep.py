@@ -43,13 +43,16 @@ def test_every_profile_runs_every_defence_for_every_attack_and_model(profile: st
     assert len({c.key for c in cells}) == len(cells)
 
 
+QUERY_FACE_ATTACKS = ("mi-face-bb", "mi-face-bb-mean", "extract-invert", "decoder")
+
+
 def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model() -> None:
     pairs = {(c.attack.name, c.model) for c in grid(PROFILES["full"], WITH_DATA)}
     assert {m for a, m in pairs if a == "mi-face-wb"} == set(FACE_MODELS)
-    for attack in ("mi-face-bb", "extract-invert", "decoder"):
+    for attack in QUERY_FACE_ATTACKS:
         assert {m for a, m in pairs if a == attack} == {"faces-softmax"}
     assert {m for a, m in pairs if a.startswith("tree-")} == set(TREE_MODELS)
-    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENCES) * (3 + 3 + 2 * 2)
+    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENCES) * (len(QUERY_FACE_ATTACKS) + 3 + 2 * 2)
 
 
 def test_models_per_profile_and_the_no_data_fallback() -> None:

@@ -119,3 +119,27 @@ def test_gradient_auto_switches_to_log_when_x0_confidence_vanishes(tmp_path: Pat
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["log_gradient"] is True
     assert results["gradient_choice"].startswith("auto")
+
+
+def test_mi_face_from_the_mean_face_of_everyone_else(tmp_path: Path, digits_target, monkeypatch) -> None:
+    from attack_clients.faces.starts import mean_face_starts
+
+    client = FakeClient(digits_target)
+    asked: list[np.ndarray] = []
+    answer = client.predict_proba
+    monkeypatch.setattr(client, "predict_proba", lambda X: (asked.append(np.array(X)), answer(X))[1])
+    argv = ["mi-face", *common(tmp_path), "--labels", "2,5", "--iterations", "3", "--start", "mean-face", "--no-eval"]
+    assert run(argv, client, monkeypatch) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["start"] == "mean-face"
+    expected = mean_face_starts(digits_target.data, [2, 5])
+    np.testing.assert_allclose(asked[1], expected, rtol=1e-6)  # after the blank image: each victim's start
+    np.testing.assert_allclose(asked[2][0], expected[0], rtol=1e-6)  # the descent's first centre
+
+
+def test_mi_face_white_box_from_the_mean_face(tmp_path: Path, digits_target, monkeypatch) -> None:
+    argv = ["mi-face", *common(tmp_path), "--white-box", "--iterations", "30", "--start", "mean-face", "--no-eval"]
+    assert run(argv, FakeClient(digits_target), monkeypatch) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["start"] == "mean-face" and len(results["per_label"]) == 10
+    assert min(row["confidence"] for row in results["per_label"]) > 0.5

@@ -140,7 +140,7 @@ def black_box(oracle: Recorder, target: Target, seed: int):
     """What ``mi-face`` does without ``--white-box``: a blank query, then the ZO descent."""
     labels = target.labels()
     blank = oracle.predict_proba(np.zeros((1, target.n_pixels), dtype=np.float32))[1][0]
-    log_gradient, _ = cli_faces._log_gradient("auto", blank, labels)
+    log_gradient, _ = cli_faces._log_gradient("auto", blank[labels])
     settings = BlackBoxSettings(
         estimator="zo",
         directions=4,
@@ -182,7 +182,7 @@ def test_mi_face_white_box_cli_over_bigml_matches_local(target: Target, tmp_path
     assert results["mode"] == "white-box" and results["rows"] == 0
 
     blank = target.model.predict_proba(np.zeros((1, target.n_pixels)))[0]
-    log_gradient, _ = cli_faces._log_gradient("auto", blank, labels)
+    log_gradient, _ = cli_faces._log_gradient("auto", blank[labels])
     assert results["log_gradient"] is log_gradient
     params = MIFaceParams(alpha=60, beta=20)
     images, result = invert_white_box(target.model, labels, params, log_gradient=log_gradient)
@@ -228,7 +228,7 @@ def extract_invert(oracle: Recorder, target: Target, method: str, seed: int):
         copy = surrogate.white_box(target.image_shape)
     labels = target.labels()
     blank = copy.predict_proba(np.zeros((1, target.n_pixels)))[0]
-    log_gradient, _ = cli_faces._log_gradient("auto", blank, labels)
+    log_gradient, _ = cli_faces._log_gradient("auto", blank[labels])
     images, result = invert_white_box(copy, labels, MIFaceParams(alpha=40, beta=20), log_gradient=log_gradient)
     return copy, images, result
 
