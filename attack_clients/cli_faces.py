@@ -308,6 +308,9 @@ def run_mi_face(args: argparse.Namespace) -> int:
             mode="black-box", settings=settings.__dict__, denoise=args.denoise, observed_defence=profile.as_dict()
         )
     results.update(log_gradient=log_gradient, gradient_choice=why, start=args.start)
+    if args.start != "blank" and not args.no_eval:
+        # The control: how the evaluator rates the starting images themselves, before any query.
+        results["start_metrics"], _ = session.evaluate(starts, session.labels)
     results.update(
         parameters=params.__dict__,
         gamma_reading="stop when the label's confidence reaches gamma (cost <= 1 - gamma)",

@@ -96,7 +96,9 @@ def metrics(result: Mapping[str, Any]) -> dict[str, Any]:
     raw = result.get("raw") or {}
     measured = raw.get("metrics") or {}
     if result.get("family") == "face":
-        return {**{name: measured.get(name) for name in FACE_METRICS}, **descent(raw)}
+        start = raw.get("start_metrics") or {}
+        controls = {f"start.{name}": start.get(name) for name in ("top1", "ssim_mean")}
+        return {**{name: measured.get(name) for name in FACE_METRICS}, **controls, **descent(raw)}
     flat: dict[str, Any] = {}
     for split in TREE_SETS:
         for who in TREE_WHO:

@@ -66,7 +66,9 @@ def test_full_uses_all_identities_and_the_papers_white_box_settings() -> None:
     full = PROFILES["full"]
     assert full.identities is None
     white_box = next(a for a in ATTACKS if a.name == "mi-face-wb")
-    assert full.arguments(white_box) == ("--iterations", "5000", "--beta", "100", "--gamma", "0.99", "--lam", "0.1")
+    assert full.arguments(white_box) == (
+        "--iterations", "5000", "--beta", "100", "--gamma", "0.99", "--lam", "0.1", "--process-every", "50"
+    )  # fmt: skip
     assert PROFILES["quick"].identities == 5
 
 

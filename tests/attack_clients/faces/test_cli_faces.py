@@ -138,8 +138,9 @@ def test_mi_face_from_the_mean_face_of_everyone_else(tmp_path: Path, digits_targ
 
 
 def test_mi_face_white_box_from_the_mean_face(tmp_path: Path, digits_target, monkeypatch) -> None:
-    argv = ["mi-face", *common(tmp_path), "--white-box", "--iterations", "30", "--start", "mean-face", "--no-eval"]
+    argv = ["mi-face", *common(tmp_path), "--white-box", "--iterations", "30", "--start", "mean-face"]
     assert run(argv, FakeClient(digits_target), monkeypatch) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["start"] == "mean-face" and len(results["per_label"]) == 10
+    assert results["start_metrics"]["top1"] <= 0.3 < results["metrics"]["top1"]  # the start alone is no one
     assert min(row["confidence"] for row in results["per_label"]) > 0.5
