@@ -311,6 +311,11 @@ def method_section(summary: Summary) -> list[Block]:
                 "Noise is the service's default: fresh for every answer (not keyed to the input).",
                 f"Small samples: with n judged identities top-1 moves in steps of 1/n, and the binomial test at "
                 f"{ALPHA:g} needs several hits before it calls an attack working.",
+                "The evaluator is a classifier, and a query-based descent can end on high-contrast patterns that "
+                "carry a class's direction in pixel space without looking like a face (transferable adversarial "
+                "images). Under the noise defences the black-box grids show such patterns where the evaluator still "
+                "names the right person: read top-1 with the grid and SSIM beside it (a face-like reconstruction "
+                "keeps SSIM near or above the mean face's; such patterns fall to about 0.1).",
                 f"Study numbers: {TABLE_NOTE}. Quoted sentences are the paper's own.",
             )
         ),
