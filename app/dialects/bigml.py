@@ -576,9 +576,14 @@ def _value(field: Field, value: Any) -> Any:
             raise BigMLError(-1205, f"field {field_name!r} is numeric, got {value!r}", [field_name]) from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BigMLError(-1205, f"field {field_name!r} is numeric, got {value!r}", [field_name])
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        shown = f"{str(value)[:20]}..."
+        raise BigMLError(-1205, f"field {field_name!r}: {shown} is too large for a number", [field_name]) from None
+    if not math.isfinite(number):
         raise BigMLError(-1205, f"field {field_name!r} must be a finite number, got {value!r}", [field_name])
-    return float(value)
+    return number
 
 
 def _record(ids: res.FieldIds, input_data: Any) -> tuple[dict[str, Any], dict[str, Any]]:

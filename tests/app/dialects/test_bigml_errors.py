@@ -112,6 +112,8 @@ def test_bad_input_values_on_a_tree(client: FlaskClient, alice: BigMLUser, tree:
         assert_bigml_error(predict(client, alice, None, raw=raw), 400, mentions="NaN")
         raw = f'{{"model": "{model}", "input_data": {{"{numeric.name}": 1e999}}}}'.encode()
         assert_bigml_error(predict(client, alice, None, raw=raw), 400, -1205)
+        raw = f'{{"model": "{model}", "input_data": {{"{numeric.name}": 1{"0" * 400}}}}}'.encode()
+        assert_bigml_error(predict(client, alice, None, raw=raw), 400, -1205, "too large")
         response = predict(client, alice, {"model": model, "input_data": {numeric.name: "nan"}})
         assert_bigml_error(response, 400, -1205)
 

@@ -74,6 +74,7 @@ def test_encode_records_maps_names_categories_numbers_and_missing() -> None:
         ({"color": "green"}, "field 'color': unknown category 'green'; allowed: 'blue', 'red'"),
         ({"age": "old"}, "field 'age' is numeric, got 'old'"),
         ({"age": True}, "field 'age' is numeric"),
+        ({"age": 10**400}, "field 'age' is numeric"),
     ],
 )
 def test_encode_records_rejects_what_the_schema_does_not_allow(record, message) -> None:
