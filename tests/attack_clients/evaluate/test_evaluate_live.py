@@ -13,7 +13,7 @@ import requests
 from attack_clients.cli import main
 from attack_clients.evaluate.run import Options, evaluate
 from attack_clients.evaluate.service import local_service
-from attack_clients.evaluate.sweep import FACE_MODELS, FALLBACK_TREE, PROFILES, TREE_MODELS
+from attack_clients.evaluate.sweep import ATTACKS, DEFENCES, FACE_MODELS, FALLBACK_TREE, PROFILES, TREE_MODELS
 
 SLICE = (
     "tree-map.*.none",
@@ -40,7 +40,8 @@ def test_every_output_is_written(evaluated) -> None:
     summary = json.loads((out / "results.json").read_text())
     finished = summary["finished_cells"]
     assert len(summary["run"]["computed"]) == finished == len(summary["cells"]) >= len(SLICE)
-    assert summary["grid_cells"] == 13 * (4 + 2 * len(summary["models"]["tree"])) > finished
+    face_attacks = sum(attack.family == "face" for attack in ATTACKS)
+    assert summary["grid_cells"] == len(DEFENCES) * (face_attacks + 2 * len(summary["models"]["tree"])) > finished
     with open(out / "results.csv") as handle:
         assert len(list(csv.DictReader(handle))) == finished
     assert len(list((out / "cells").glob("*.json"))) == finished
