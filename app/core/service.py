@@ -24,6 +24,7 @@ from app.core.limits import Limits
 from app.core.querylog import QueryLog, QueryRecord
 from app.core.registry import Registry
 from app.zoo.base import InputError, ServedModel
+from app.zoo.images import in_unit_interval
 from defenses.rows import as_probabilities
 
 SMALL_BATCH = 8
@@ -119,9 +120,9 @@ class Services:
         if cols != model.n_features:
             raise BadRequest(f"model {model.name!r} takes {model.n_features} features per row, got {cols}")
         if model.kind == "image":
-            if not np.isfinite(X).all():
-                raise BadRequest("pixel values must be finite numbers (no NaN or infinity)")
-            if X.min() < 0.0 or X.max() > 1.0:
+            if not in_unit_interval(X):
+                if not np.isfinite(X).all():
+                    raise BadRequest("pixel values must be finite numbers (no NaN or infinity)")
                 raise BadRequest("pixel values must lie in [0, 1]")
         elif _has_infinity(X):
             raise BadRequest("values must be finite (infinity is not allowed; leave a field out for missing)")

@@ -12,6 +12,20 @@ import numpy as np
 from app.zoo.base import Field, InputError, ServedModel
 
 PIXELS_KEY = "pixels"
+ONE_FLOAT32_BITS = int(np.float32(1.0).view(np.uint32))
+
+
+def in_unit_interval(X: np.ndarray) -> bool:
+    """Is every value in [0, 1] (so finite)? float32 in one pass over the bits.
+
+    As unsigned integers the float32 values 0.0 ... 1.0 are exactly 0 ... 0x3F800000,
+    and everything else (negatives, above 1, infinities, NaN) is larger, so one max
+    decides; -0.0 (0x80000000) alone is in range and larger, and takes the exact
+    comparisons, as does every other dtype. A 21 MB batch of faces took four passes.
+    """
+    if X.dtype == np.float32 and X.size and int(X.view(np.uint32).max()) <= ONE_FLOAT32_BITS:
+        return True
+    return bool(np.isfinite(X).all() and (X.size == 0 or (X.min() >= 0.0 and X.max() <= 1.0)))
 
 
 @dataclass(frozen=True)
@@ -69,7 +83,7 @@ class ImageModel(ServedModel):
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise InputError(f"expected a matrix of shape (n, {self.n_features}), got {X.shape}")
-        if not np.isfinite(X).all():
+        if not in_unit_interval(X) and not np.isfinite(X).all():
             raise InputError("pixel values must be finite numbers")
         out = X
         for layer in self.layers:

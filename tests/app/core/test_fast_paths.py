@@ -114,3 +114,19 @@ def test_prediction_location_is_werkzeugs_uri(app, client, admin_headers, host: 
         assert response.status_code == 201
         expected = iri_to_uri(f"{root}andromeda/{response.get_json()['resource']}")
         assert response.headers["Location"] == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unit_interval_check_is_the_exact_comparison(dtype) -> None:
+    from app.zoo.images import in_unit_interval
+
+    one = dtype(1.0)
+    special = [0.0, -0.0, 1.0, np.nextafter(one, dtype(2)), np.nextafter(dtype(0), dtype(-1)), np.inf, -np.inf,
+               np.nan, np.finfo(dtype).tiny, np.nextafter(one, dtype(0)), -1.0, 2.0]  # fmt: skip
+    rng = np.random.default_rng(0)
+    for value in special:
+        for X in (np.full((2, 3), value, dtype=dtype), np.r_[rng.random(5), value].astype(dtype)[None, :]):
+            expected = bool(np.isfinite(X).all() and X.min() >= 0 and X.max() <= 1)
+            assert in_unit_interval(X) is expected, (value, X)
+    assert in_unit_interval(rng.random((4, 7)).astype(dtype))
+    assert in_unit_interval(np.zeros((0, 3), dtype=dtype))
