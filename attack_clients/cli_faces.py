@@ -19,6 +19,7 @@ import numpy as np
 
 from attack_clients.cli import add_target_arguments, client_from_args, write_results
 from attack_clients.datasets import FaceData
+from attack_clients.faces.starts import STARTS
 from attack_clients.oracle import Oracle, QueryStats, query_all
 
 
@@ -67,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mi.add_argument("--white-box", action="store_true", help="use the downloaded model")
     mi.add_argument(
         "--start",
-        choices=["blank", "mean-face"],
+        choices=STARTS,
         default="blank",
         help="x0: the blank image (Algorithm 1) or, per victim, the mean of the auxiliary faces of everyone else "
         "(needs MLAAS_DATA_DIR faces, or the digits fallback, at the model's resolution)",
