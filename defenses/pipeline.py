@@ -1,9 +1,10 @@
 """A validated sequence of defence steps and the result of applying it.
 
 Labels start as the argmax of the clean row (lowest index on ties). Steps that
-may change the label (noise, reverse sigmoid) move it to the argmax of their
-output, keeping the previous label when it ties for the top; rounding, top-k,
-label only and the cut-off never touch it, even when rounding creates ties.
+may change the label (``Step.changes_label``: noise, reverse sigmoid) move it to
+the argmax of their output, keeping the previous label when it ties for the top;
+the others (rounding, top-k, label only, the cut-off) never touch it, even when
+rounding creates ties.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from defenses.noise import row_digests
 from defenses.rows import as_probabilities, relabel
-from defenses.steps import Noise, Step, StepContext
+from defenses.steps import Step, StepContext
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Pipeline:
     @property
     def needs_inputs(self) -> bool:
         """True if a step (deterministic noise) needs the model inputs in ``apply``."""
-        return any(isinstance(step, Noise) and step.deterministic for step in self.steps)
+        return any(step.needs_inputs for step in self.steps)
 
     def to_spec(self) -> list[dict[str, Any]]:
         """The canonical JSON-ready spec; ``parse_spec`` of it gives an equal pipeline."""
@@ -60,11 +61,17 @@ class Pipeline:
         None, seed 0 when both are None): a server passes its own fixed secret
         and ``seed=None``, so fresh noise stays fresh while deterministic noise
         cannot be recomputed by a client. ``inputs`` (one row per probability
-        row) is only read by deterministic noise.
+        row) is only read by steps that need them (deterministic noise).
+
+        No step is the service's hot path (every undefended prediction), so it
+        returns the checked rows and their argmax without drawing an OS-seeded
+        SeedSequence.
         """
         rows = as_probabilities(probabilities)
         seed = _check_seed(seed)
         key_seed = seed if secret is None else _check_seed(secret)
+        if not self.steps:
+            return Defended(labels=rows.argmax(axis=1).astype(np.int64), probabilities=rows)
         digests = None
         if self.needs_inputs:
             if inputs is None:
@@ -85,6 +92,8 @@ class Pipeline:
 def _check_seed(seed: Any) -> int | None:
     if seed is None:
         return None
+    if type(seed) is int and seed >= 0:  # the common case, without the slow ABC check below
+        return seed
     if isinstance(seed, numbers.Integral) and not isinstance(seed, (bool, np.bool_)) and seed >= 0:
         return int(seed)
     raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")

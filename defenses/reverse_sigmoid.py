@@ -19,5 +19,6 @@ def reverse_sigmoid(probabilities: np.ndarray, beta: float, gamma: float) -> np.
     """The reverse-sigmoid perturbed rows, clipped and renormalised."""
     with np.errstate(divide="ignore", over="ignore"):
         logit = np.log(probabilities) - np.log1p(-probabilities)
-        squashed = 0.5 * (1.0 + np.tanh(0.5 * gamma * logit))
+        # gamma first: 0.5 * gamma underflows to 0 for a subnormal gamma, and 0 * inf is NaN.
+        squashed = 0.5 * (1.0 + np.tanh(gamma * logit * 0.5))
     return renormalise(np.clip(probabilities - beta * (squashed - 0.5), 0.0, 1.0))

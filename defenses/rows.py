@@ -13,6 +13,10 @@ RANGE_TOLERANCE = 1e-6
 """How far outside [0, 1] an incoming confidence may stray (float32 softmax) before
 it is refused instead of clipped."""
 
+SMALL_BATCH = 8
+"""Up to this many float rows are range-checked in plain Python, where numpy's
+per-call cost would dominate (single-row predictions)."""
+
 
 def as_probabilities(probabilities: np.ndarray) -> np.ndarray:
     """A float64 copy of a finite (n, k) batch of confidences in [0, 1].
@@ -20,6 +24,8 @@ def as_probabilities(probabilities: np.ndarray) -> np.ndarray:
     Rows are expected to sum to one but this is not enforced, so a pipeline can be
     re-applied to outputs that were already truncated or capped.
     """
+    if _small_and_in_range(probabilities):
+        return np.array(probabilities, dtype=np.float64)
     rows = np.array(probabilities, dtype=np.float64)
     if rows.ndim != 2:
         raise ValueError(f"probabilities must be a 2-D (n, k) array, got shape {rows.shape}")
@@ -33,6 +39,16 @@ def as_probabilities(probabilities: np.ndarray) -> np.ndarray:
             f"{rows.max():.6g} (logits or scores rather than probabilities?)"
         )
     return np.clip(rows, 0.0, 1.0)
+
+
+def _small_and_in_range(probabilities: np.ndarray) -> bool:
+    """A few float rows with every value in [0, 1] (NaN fails the comparison), for which
+    the checks below would pass and the clip change nothing."""
+    if not isinstance(probabilities, np.ndarray) or probabilities.dtype.kind != "f":
+        return False
+    if probabilities.ndim != 2 or not probabilities.shape[1] or len(probabilities) > SMALL_BATCH:
+        return False
+    return all(0.0 <= p <= 1.0 for row in probabilities.tolist() for p in row)
 
 
 def renormalise(rows: np.ndarray) -> np.ndarray:

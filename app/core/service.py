@@ -25,7 +25,6 @@ from app.core.querylog import QueryLog, QueryRecord
 from app.core.registry import Registry
 from app.zoo.base import InputError, ServedModel
 from app.zoo.images import in_unit_interval
-from defenses.rows import as_probabilities
 
 SMALL_BATCH = 8
 """Up to this many rows, checks run in plain Python rather than numpy."""
@@ -100,14 +99,9 @@ class Services:
         self.limits.admit(principal, len(X))
         clean = model.predict_proba(X)
         pipeline = self.defenses.effective(principal.username, model.name)
-        if len(pipeline):
-            defended = pipeline.apply(clean, inputs=X, secret=self.noise_secret)
-            labels, probabilities = defended.labels, defended.probabilities
-        else:
-            probabilities, labels = _undefended(clean)
-        return Prediction(
-            model, labels, probabilities, pipeline.to_spec() if self.disclose_defense else None, inputs=X
-        )
+        defended = pipeline.apply(clean, inputs=X, secret=self.noise_secret)
+        disclosed = pipeline.to_spec() if self.disclose_defense else None
+        return Prediction(model, defended.labels, defended.probabilities, disclosed, inputs=X)
 
     def _checked(self, model: ServedModel, X: np.ndarray) -> np.ndarray:
         if X.ndim != 2:
@@ -134,22 +128,6 @@ def _has_infinity(X: np.ndarray) -> bool:
         values = X.ravel().tolist()
         return math.inf in values or -math.inf in values
     return bool(np.isinf(X).any())
-
-
-def _undefended(clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What ``Pipeline.apply`` of no step returns, without its per-call set-up (a fresh
-    OS-seeded SeedSequence, the digest check): ``as_probabilities`` and argmax labels.
-
-    A few rows already in [0, 1] are checked in plain Python (numpy's per-call cost
-    dominates there), where ``as_probabilities`` would return an unclipped float64 copy.
-    """
-    if clean.ndim == 2 and clean.shape[1] and len(clean) <= SMALL_BATCH and clean.dtype.kind == "f":
-        rows = clean.tolist()
-        if all(0.0 <= p <= 1.0 for row in rows for p in row):
-            probabilities = np.array(clean, dtype=np.float64)
-            return probabilities, probabilities.argmax(axis=1).astype(np.int64)
-    probabilities = as_probabilities(clean)
-    return probabilities, probabilities.argmax(axis=1).astype(np.int64)
 
 
 def services() -> Services:

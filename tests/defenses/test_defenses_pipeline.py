@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from defenses import Defended, parse_spec
+from defenses.rows import SMALL_BATCH
 
 
 def has_fresh_noise(spec: list) -> bool:
@@ -98,6 +99,35 @@ def test_probabilities_are_validated(probabilities: np.ndarray, message: str) ->
     with pytest.raises(ValueError) as caught:
         parse_spec([{"round": 0.1}]).apply(probabilities)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "clean",
+    [
+        np.array([[0.2, 0.3, 0.5]]),
+        np.array([[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]]),
+        np.array([[0.25, 0.75]], dtype=np.float32),
+        np.array([[1.0000001, -0.0000001]]),  # within the tolerance: clipped
+        np.array([[0.1, 0.9]] * 20),  # beyond the small batch
+        np.array([[1, 0]]),  # integers take the general path
+    ],
+)
+def test_no_defence_is_the_checked_rows_and_their_argmax(clean: np.ndarray) -> None:
+    out = parse_spec([]).apply(clean, inputs=None, secret=7)
+    assert out.probabilities.dtype == np.float64 and out.labels.dtype == np.int64
+    np.testing.assert_array_equal(out.probabilities, np.clip(clean.astype(np.float64), 0.0, 1.0))
+    np.testing.assert_array_equal(out.labels, clean.argmax(axis=1))
+    assert out.probabilities is not clean
+
+
+@pytest.mark.parametrize("row", [[np.nan, 1.0], [1.5, -0.5], [np.inf, 0.0]])
+def test_small_and_large_batches_are_refused_alike(row: list) -> None:
+    messages = []
+    for rows in (1, SMALL_BATCH + 1):
+        with pytest.raises(ValueError) as caught:
+            parse_spec([]).apply(np.array([row] * rows))
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
 
 
 def test_float32_rounding_noise_is_tolerated() -> None:

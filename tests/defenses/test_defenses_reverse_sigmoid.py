@@ -35,6 +35,11 @@ def test_gentle_setting_keeps_the_order() -> None:
     assert out.labels.tolist() == [0]
 
 
+def test_tiny_gamma_on_certain_rows_is_the_limit_not_a_uniform_row() -> None:
+    out = reverse_sigmoid(np.array([[1.0, 0.0]]), 0.4, 5e-324)
+    np.testing.assert_allclose(out, [[0.8, 0.2]], rtol=1e-12)
+
+
 def test_certain_and_zero_confidences_stay_finite() -> None:
     out = reverse_sigmoid(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]), 0.5, 2.0)
     assert np.all(np.isfinite(out))

@@ -89,7 +89,7 @@ BAD_STEPS = [
     ({"round": INF}, "got Infinity"),
     ({"noise": "uniform", "scale": 0.1}, 'noise must be "gaussian" or "laplace", got "uniform"'),
     ({"noise": True, "scale": 0.1}, 'noise must be "gaussian" or "laplace", got true'),
-    ({"noise": "gaussian"}, 'noise needs a "scale"'),
+    ({"noise": "gaussian"}, 'noise needs "scale" (a number in [0, 1])'),
     ({"noise": "gaussian", "scale": -0.1}, "scale must be a number in [0, 1], got -0.1"),
     ({"noise": "laplace", "scale": 2}, "scale must be a number in [0, 1], got 2"),
     ({"noise": "laplace", "scale": False}, "scale must be a number in [0, 1], got false"),
