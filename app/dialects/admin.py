@@ -7,7 +7,6 @@ from typing import Any
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from app.core.accounts import Principal
 from app.core.defense_config import GLOBAL, validate
@@ -15,7 +14,6 @@ from app.core.errors import BadRequest
 from app.core.service import bearer_key, services
 from app.core.utility import utility_under
 from app.dialects.common import json_body, json_object, reject_unknown
-from app.storage.tables import query_log, users
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operator endpoints (admin key only)")
 
@@ -147,13 +145,4 @@ def recent_queries() -> ResponseReturnValue:
         limit = int(request.args.get("limit", "100"))
     except ValueError as exc:
         raise BadRequest("limit must be an integer") from exc
-    services().query_log.flush()
-    with services().registry.engine.connect() as conn:
-        rows = conn.execute(
-            select(query_log, users.c.username)
-            .join(users, users.c.id == query_log.c.user_id, isouter=True)
-            .order_by(query_log.c.id.desc())
-            .limit(max(1, min(limit, 10_000)))
-        ).all()
-    keys = ("username", "model", "endpoint", "rows", "status", "seconds", "at", "worker")
-    return jsonify({"queries": [{k: getattr(r, k) for k in keys} for r in rows]})
+    return jsonify({"queries": services().query_log.recent(limit)})

@@ -87,6 +87,14 @@ query_log = Table(
 )
 Index("ix_query_log_user", query_log.c.user_id)
 
+query_log_segments = Table(
+    "query_log_segments",
+    metadata,
+    # The write-ahead files whose rows are in query_log: written in the same transaction as
+    # those rows, so a file found again after a crash is deleted, not inserted twice.
+    Column("name", SafeString(64), primary_key=True),
+)
+
 defense_settings = Table(
     "defense_settings",
     metadata,

@@ -1,24 +1,46 @@
-"""The query log keeps rows through a failed write and writes them once the database answers again."""
+"""The query log: rows survive a failed write and a killed process, and reach the database exactly once."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
-from app.core.querylog import QueryLog, QueryRecord
+from app.core.querylog import QueryLog, QueryRecord, default_directory
 from app.storage.engine import make_engine
-from app.storage.tables import query_log
+from app.storage.tables import query_log, query_log_segments
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def record(rows: int) -> QueryRecord:
     return QueryRecord(None, "faces-softmax", "v2", rows, 200, 0.01, time.time())
 
 
-def logged_rows(engine) -> int:
+def logged_rows(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.coalesce(func.sum(query_log.c.rows), 0))).scalar_one()
+
+
+def logged_workers(engine: Engine) -> set[int]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(query_log.c.worker)).scalars())
+
+
+def segment_names(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(query_log_segments.c.name)).scalars())
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.wal")) if directory.exists() else []
 
 
 def test_a_failed_write_keeps_its_rows_for_the_next_flush(tmp_path: Path) -> None:
@@ -34,3 +56,90 @@ def test_a_failed_write_keeps_its_rows_for_the_next_flush(tmp_path: Path) -> Non
     assert logged_rows(engine) == 12
     log.close()
     assert logged_rows(engine) == 12
+    assert segments(log.directory) == [] and segment_names(engine) == []
+
+
+def test_a_row_is_on_disk_when_record_returns(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    log = QueryLog(engine, flush_seconds=3600)
+    log.record(record(7))
+    [segment] = segments(log.directory)
+    assert b'"faces-softmax","v2",7,200' in segment.read_bytes()
+    log.close()
+    assert logged_rows(engine) == 7
+
+
+def kill_a_writer(url: str, rows: list[int]) -> int:
+    """Start a process that logs ``rows`` (no flush for an hour), SIGKILL it once they are recorded; its pid."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from app.core.querylog import QueryLog, QueryRecord, default_directory
+        from app.storage.engine import make_engine
+        log = QueryLog(make_engine({url!r}), flush_seconds=3600)
+        for rows in {rows!r}:
+            log.record(QueryRecord(None, "fair-tree", "v1", rows, 200, 0.001, time.time()))
+        print("recorded", flush=True)
+        time.sleep(600)
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "recorded"
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    return process.pid
+
+
+def check_killed_writers_rows_are_replayed_once(url: str) -> None:
+    """What a SIGKILLed worker wrote ahead reaches the database through the next process, once."""
+    engine = make_engine(url)
+    before = logged_rows(engine)
+    pid = kill_a_writer(url, [1, 2, 3])
+    directory = default_directory(engine)
+    [segment] = [s for s in segments(directory) if s.name.startswith(f"{pid}-")]
+    with segment.open("ab") as torn:  # the writer died inside write(): that request was never answered
+        torn.write(b'[null,"fair-tree","v1",100')
+
+    replayer = QueryLog(engine, flush_seconds=3600)  # a new worker replays at start-up
+    assert logged_rows(engine) == before + 6
+    assert pid in logged_workers(engine)
+    assert not segment.exists()
+    replayer.close()
+    QueryLog(engine, flush_seconds=3600).close()
+    assert logged_rows(engine) == before + 6
+
+
+def test_a_killed_writers_rows_are_replayed_once_on_sqlite(tmp_path: Path) -> None:
+    check_killed_writers_rows_are_replayed_once(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+
+
+def test_a_living_writers_segment_is_left_to_it(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    writer, other = QueryLog(engine, flush_seconds=3600), QueryLog(engine, flush_seconds=3600)
+    writer.record(record(2))
+    assert other.flush() == 0 and logged_rows(engine) == 0
+    assert writer.flush() == 1 and logged_rows(engine) == 2
+    writer.close()
+    other.close()
+    assert logged_rows(engine) == 2
+
+
+def test_a_segment_already_written_is_deleted_not_written_again(tmp_path: Path) -> None:
+    """A crash after the commit and before the file's deletion leaves the file: its name row says it is in."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    log = QueryLog(engine, flush_seconds=3600)
+    log.record(record(4))
+    log.record(record(1))
+    [segment] = segments(log.directory)
+    kept = shutil.copy(segment, tmp_path / "kept")
+    assert log.flush() == 2
+    assert segment_names(engine) == [segment.name]
+    shutil.copy(kept, segment)  # as if the process had died before deleting it
+
+    QueryLog(engine, flush_seconds=3600).close()
+    assert logged_rows(engine) == 5
+    assert not segment.exists()
+    log.close()
+    assert segment_names(engine) == []

@@ -24,6 +24,7 @@ from sqlalchemy import func, inspect, select
 from app import create_app
 from app.storage.engine import make_engine, normalise_url
 from app.storage.tables import query_log, users
+from tests.app.core.test_querylog import check_killed_writers_rows_are_replayed_once
 from tests.app.dialects.bigml_helpers import CSV, BigMLUser
 from tests.app.dialects.test_bigml_uploads import created, post, upload
 from tests.app.storage.conftest import PostgresCluster
@@ -175,6 +176,10 @@ def test_query_log_rows_are_written(pg_app: Flask, client: FlaskClient, tree: st
             .order_by(query_log.c.id)
         ).all()
     assert [tuple(row) for row in stored] == [(1, 200), (3, 200), (1, 429), (0, 404), (0, 404)]
+
+
+def test_a_killed_writers_query_log_rows_are_replayed_once(postgres: PostgresCluster) -> None:
+    check_killed_writers_rows_are_replayed_once(postgres.database("mlaas_replay"))
 
 
 def test_names_with_nul_are_not_found_rather_than_errors(client: FlaskClient) -> None:

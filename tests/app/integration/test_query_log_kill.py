@@ -1,0 +1,148 @@
+"""No answered query loses its log row when gunicorn workers are SIGKILLed under load.
+
+Client threads (one user each) send predictions for a bounded time while every worker
+of a 2-worker gunicorn is killed in turn, each after its replacement serves. An answered
+request is one whose status reached the client; a request cut off by the kill may or
+may not have its row (it was never answered). The counts are compared per user, status
+and row count, since rows carry nothing else a client knows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+from tests.conftest import LiveServer, start_server, stop_server
+
+TREES = ("fair-tree", "steak-tree", "gss-tree")
+THREADS = 4
+SECONDS_BEFORE_FIRST_KILL = 2.0
+SECONDS_BETWEEN_KILLS = 4.0
+SECONDS_AFTER_LAST_KILL = 2.0
+
+
+def workers(master: int) -> set[int]:
+    return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
+
+
+def wait_for_replacement(master: int, killed: int, count: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = workers(master)
+        if killed not in alive and len(alive) == count:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"gunicorn did not replace worker {killed} within {timeout:.0f} s")
+
+
+class Client(threading.Thread):
+    """One user sending single- and multi-row predictions (and a few 404s) until told to stop."""
+
+    def __init__(self, server: LiveServer, tree: str, name: str, stop: threading.Event) -> None:
+        super().__init__(name=name)
+        self.server, self.tree, self.stop = server, tree, stop
+        self.username = name
+        self.key = server.create_user(name)
+        self.answered: Counter[tuple[int, int]] = Counter()  # (status, rows) -> requests answered
+        self.cut_off = 0
+        self.unexpected: list[str] = []
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.mount("http://", HTTPAdapter(max_retries=0))  # a resent request would be logged twice
+        session.headers["Authorization"] = f"Bearer {self.key}"
+        return session
+
+    def run(self) -> None:
+        session, sent = self.session(), 0
+        while not self.stop.is_set():
+            sent += 1
+            rows = 1 + sent % 3
+            model = self.tree if sent % 10 else "no-such-model"
+            try:
+                response = session.post(
+                    f"{self.server.url}/v1/models/{model}:predict",
+                    json={"instances": [{}] * rows},
+                    timeout=60,
+                    stream=True,  # the status counts as the answer, even if the kill cuts the body off
+                )
+            except requests.ConnectionError:
+                self.cut_off += 1
+                session = self.session()
+                continue
+            self.answered[response.status_code, rows if response.status_code == 200 else 0] += 1
+            try:
+                body = response.content
+            except requests.RequestException:
+                session = self.session()
+                continue
+            if response.status_code not in (200, 404):
+                self.unexpected.append(f"{response.status_code}: {body[:200]!r}")
+
+
+def logged(database: Path) -> dict[str, Counter[tuple[int, int]]]:
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT users.username, query_log.status, query_log.rows FROM query_log "
+            "JOIN users ON users.id = query_log.user_id"
+        ).fetchall()
+    counts: dict[str, Counter[tuple[int, int]]] = {}
+    for username, status, count in rows:
+        counts.setdefault(username, Counter())[status, count] += 1
+    return counts
+
+
+def test_no_answered_query_loses_its_log_row_when_workers_are_killed(tmp_path: Path) -> None:
+    server = start_server(tmp_path, workers=2)
+    database = tmp_path / "live.sqlite3"
+    try:
+        headers = {"Authorization": f"Bearer {server.admin_key}"}
+        tree = next(t for t in TREES if requests.get(f"{server.url}/v2/models/{t}/ready", headers=headers).ok)
+        stop = threading.Event()
+        clients = [Client(server, tree, f"kill-{i}", stop) for i in range(THREADS)]
+        for client in clients:
+            client.start()
+        master = server.process.pid
+        originals = workers(master)
+        answered_at_kill = []
+        try:
+            time.sleep(SECONDS_BEFORE_FIRST_KILL)
+            for number, pid in enumerate(sorted(originals)):
+                if number:
+                    time.sleep(SECONDS_BETWEEN_KILLS)
+                answered_at_kill.append(sum(sum(c.answered.values()) for c in clients))
+                os.kill(pid, signal.SIGKILL)
+                wait_for_replacement(master, pid, len(originals))
+            time.sleep(SECONDS_AFTER_LAST_KILL)
+        finally:
+            stop.set()
+            for client in clients:
+                client.join(timeout=120)
+        assert not workers(master) & originals
+    finally:
+        stop_server(server)
+
+    answered_total = sum(sum(c.answered.values()) for c in clients)
+    assert answered_at_kill[0] > 0 and answered_total > answered_at_kill[-1], "the load ran through the kills"
+    assert [c.unexpected for c in clients] == [[]] * THREADS
+    counts = logged(database)
+    cut_off = sum(c.cut_off for c in clients)
+    total_logged = sum(c.total() for c in counts.values())
+    print(f"answered {answered_total}, cut off by the kills {cut_off}, logged {total_logged}")
+    for client in clients:
+        mine = counts.get(client.username, Counter())
+        missing = client.answered - mine
+        assert not missing, f"{client.username}: answered but not logged {dict(missing)}"
+        assert mine.total() <= client.answered.total() + client.cut_off, "a request was logged twice"
+    assert not list((tmp_path / "live.sqlite3-querylog").glob("*.wal")), "every write-ahead file was moved in"
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
