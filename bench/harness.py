@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from attack_clients.evaluate.service import start_gunicorn as launch
+from attack_clients.launcher import start_gunicorn as launch
 
 ADMIN_KEY = "bench-admin-key-0123456789"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from attack_clients.evaluate.service import start_gunicorn, stop_gunicorn
+from attack_clients.launcher import start_gunicorn, stop_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -23,12 +22,6 @@ def data_dir() -> Path | None:
     """The real data when the environment names it (CI does), else the built-in fallbacks."""
     raw = os.environ.get("MLAAS_DATA_DIR")
     return Path(raw).resolve() if raw else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,15 @@
 """The service under evaluation: a fresh gunicorn on a free loopback port, or a given URL.
 
 Only the operator's HTTP API is used (users, per-user defences, utility), so the
-evaluation drives a remote deployment exactly as it drives its own server. The
-server is started as a subprocess from the repository root; nothing of ``app``
-is imported.
+evaluation drives a remote deployment exactly as it drives its own server, which
+``attack_clients.launcher`` starts as a subprocess; nothing of ``app`` is imported.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +18,7 @@ from typing import Any
 import requests
 
 from attack_clients.clients.base import server_message
-
-ROOT = Path(__file__).resolve().parents[2]
+from attack_clients.launcher import ROOT, LaunchError, start_gunicorn, stop_gunicorn
 
 
 class ServiceError(RuntimeError):
@@ -70,67 +62,6 @@ class Service:
         return dict(self.request("POST", f"/admin/models/{model}/utility", json=spec).json())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise ServiceError(f"gunicorn exited ({process.returncode}): {log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet
-            pass
-        time.sleep(0.3)
-    raise ServiceError(f"gunicorn not ready after {timeout:.0f} s; see {log}")
-
-
-def start_gunicorn(
-    env: Mapping[str, str],
-    log: Path,
-    app: str = "wsgi:app",
-    ready_path: str = "/v2/health/ready",
-    timeout: float = 900.0,
-) -> tuple[str, subprocess.Popen]:
-    """gunicorn with the repository's config on a free loopback port, answering ``ready_path``.
-
-    ``env`` is added to this process's environment; output goes to ``log``.
-    Returns the base URL and the process (stop it with :func:`stop_gunicorn`).
-    The benchmarks and the tests start their servers here too.
-    """
-    url = f"http://127.0.0.1:{free_port()}"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app, "--bind", url.removeprefix("http://")],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(process, f"{url}{ready_path}", log, timeout)
-    except ServiceError:
-        stop_gunicorn(process)
-        raise
-    return url, process
-
-
-def stop_gunicorn(process: subprocess.Popen, timeout: float = 60.0) -> None:
-    """SIGTERM (workers flush their query logs), then SIGKILL after ``timeout``."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @contextmanager
 def local_service(log: Path, workers: int = 2, ready_timeout: float = 900.0) -> Iterator[Service]:
     """gunicorn on a free loopback port with a fresh database and admin key, stopped on exit.
@@ -147,7 +78,10 @@ def local_service(log: Path, workers: int = 2, ready_timeout: float = 900.0) -> 
             "MLAAS_ADMIN_KEY": admin_key,
             "MLAAS_WORKERS": str(workers),
         }
-        url, process = start_gunicorn(env, log, timeout=ready_timeout)
+        try:
+            url, process = start_gunicorn(env, log, timeout=ready_timeout)
+        except LaunchError as exc:
+            raise ServiceError(str(exc)) from exc
         try:
             yield Service(url, admin_key)
         finally:

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import free_port
+from attack_clients.launcher import free_port
 
 SUPERUSER = "mlaas"
 
