@@ -29,8 +29,8 @@ from app.core.registry import Registry
 from app.storage.tables import datasets, sources, uploaded_models
 from app.zoo import MISSING_TOKENS, model_to_bytes, train_tree_from_csv
 from app.zoo.base import InputError, ServedModel
+from app.zoo.uploads import read_csv_table
 
-MAX_COLUMNS = 1000
 MAX_NAME = 256
 
 
@@ -83,31 +83,11 @@ class ModelRecord:
 
 
 def parse_csv(text: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a CSV upload; anything a tree cannot learn from is a 400."""
+    """Header and rows of a CSV upload, checked as training will read it; anything a tree cannot learn from is a 400."""
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        table = [row for row in reader if any(cell.strip() for cell in row)]
-    except csv.Error as exc:
-        raise BadRequest(f"the CSV could not be parsed: {exc}") from exc
-    if not table:
-        raise BadRequest("the CSV is empty")
-    header = [name.strip() for name in table[0]]
-    if len(header) < 2:
-        raise BadRequest("the CSV needs a header row with at least two columns (inputs and an objective)")
-    if len(header) > MAX_COLUMNS:
-        raise BadRequest(f"the CSV has {len(header)} columns; at most {MAX_COLUMNS} are supported")
-    if any(not name for name in header):
-        raise BadRequest("every column of the CSV header needs a name")
-    duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
-    if duplicates:
-        raise BadRequest(f"duplicate column names in the CSV header: {', '.join(duplicates)}")
-    rows = table[1:]
-    for line, row in enumerate(rows, start=2):
-        if len(row) != len(header):
-            raise BadRequest(f"CSV row {line} has {len(row)} values, the header has {len(header)}")
-    if not rows:
-        raise BadRequest("the CSV has a header but no rows")
-    return header, rows
+        return read_csv_table(text)
+    except InputError as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def summarise(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple[Column, ...]:

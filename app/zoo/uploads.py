@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # loaded on the first upload, not when a worker starts
     import pandas as pd
 
 MAX_CLASSES = 100
+MAX_COLUMNS = 1000
 
 
 def _is_file(text: str) -> bool:
@@ -37,10 +38,12 @@ def _read_text(source: str | bytes | Path) -> tuple[str, str]:
     return source.removeprefix("\ufeff"), "upload.csv"
 
 
-def _parse(text: str) -> pd.DataFrame:
-    """Header and rows as strings; blank lines skipped, row index = data line order."""
-    import pandas as pd
+def read_csv_table(text: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a CSV a tree can learn from, as strings; blank lines skipped.
 
+    The one check of uploaded CSV text: the service validates a source with it when it
+    is uploaded, and training reads the same text with it again.
+    """
     try:
         lines = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if any(c.strip() for c in row)]
     except csv.Error as exc:
@@ -49,7 +52,9 @@ def _parse(text: str) -> pd.DataFrame:
         raise InputError("the CSV is empty")
     header = [name.strip() for name in lines[0]]
     if len(header) < 2:
-        raise InputError("the CSV needs at least two columns (inputs and an objective)")
+        raise InputError("the CSV needs a header row with at least two columns (inputs and an objective)")
+    if len(header) > MAX_COLUMNS:
+        raise InputError(f"the CSV has {len(header)} columns; at most {MAX_COLUMNS} are supported")
     if not all(header):
         raise InputError("every column of the CSV header needs a name")
     duplicates = sorted(name for name, n in Counter(header).items() if n > 1)
@@ -61,6 +66,14 @@ def _parse(text: str) -> pd.DataFrame:
     for number, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise InputError(f"CSV row {number} has {len(row)} values, the header has {len(header)}")
+    return header, rows
+
+
+def _parse(text: str) -> pd.DataFrame:
+    """The checked table as strings, row index = data line order."""
+    import pandas as pd
+
+    header, rows = read_csv_table(text)
     return pd.DataFrame(rows, columns=header, dtype=object)
 
 
