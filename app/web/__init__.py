@@ -1,7 +1,9 @@
 """The operator's defence-tuning page (``GET /ui``): plain Flask, outside the OpenAPI document.
 
 The page itself is public and holds no secrets; it calls the admin JSON endpoints
-with the admin key the operator pastes into it.
+with the admin key the operator pastes into it. Its step editor is built from
+``GET /ui/defense-steps`` (the defence step registry), so a new defence step shows
+up on the page without touching it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from app.core.service import bearer_key, services
+from defenses import describe_steps
 
 bp = Blueprint("web", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
 
@@ -26,3 +29,10 @@ def model_names() -> ResponseReturnValue:
     principal = services().authenticate(bearer_key())
     services().accounts.require_admin(principal)
     return jsonify([model.name for model in services().registry.visible(principal)])
+
+
+@bp.get("/defense-steps")
+def defense_steps() -> ResponseReturnValue:
+    """The defence steps a spec may use, with their parameters (name, type, range, default,
+    companion keys, description). Public: it describes the code, not anyone's settings."""
+    return jsonify(describe_steps())

@@ -3,20 +3,19 @@
 
 (() => {
   const KEY_STORAGE = "mlaas-admin-key";
-  const FORM_ORDER = ["noise", "round", "top_k", "cutoff", "label_only"];
   const $ = (id) => document.getElementById(id);
   const el = {
     keyForm: $("key-form"), key: $("admin-key"), keyStatus: $("key-status"),
-    model: $("model"), username: $("username"),
-    roundOn: $("round-on"), roundSlider: $("round-slider"), roundValue: $("round-value"),
-    noiseKind: $("noise-kind"), noiseScale: $("noise-scale"), noiseDeterministic: $("noise-deterministic"),
-    topK: $("top-k"), cutoff: $("cutoff"), labelOnly: $("label-only"),
+    model: $("model"), username: $("username"), steps: $("steps"),
     spec: $("spec"), specNote: $("spec-note"), specError: $("spec-error"),
     apply: $("apply"), remove: $("remove"), applyStatus: $("apply-status"),
     utility: $("utility"), utilityCaption: $("utility-caption"), settings: $("settings").tBodies[0],
   };
   let utilityRequest = 0;
   let settingsRequest = 0;
+  // The step editor, one entry per defence step in the order the form composes them:
+  // { step (its description from /ui/defense-steps), on (checkbox), controls: [{ param, read, write }] }.
+  let editors = [];
 
   function debounce(fn, ms) {
     let timer;
@@ -59,56 +58,173 @@
     return { label: `${scope()} ${name}`, path: `/admin/${segment}/${encodeURIComponent(name)}/defense` };
   }
 
-  // The rounding slider works on log10(r); two significant digits land exactly on the study's marks.
-  const sliderToR = (value) => Number((10 ** Number(value)).toPrecision(2));
+  // A log-scale slider works on log10(value); two significant digits land exactly on marks such as 0.05.
+  const sliderToValue = (position) => Number((10 ** Number(position)).toPrecision(2));
 
   function numberOf(input) {
     return Number.isFinite(input.valueAsNumber) ? input.valueAsNumber : null;
   }
 
+  function node(tag, attributes = {}, ...children) {
+    const element = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+    element.append(...children);
+    return element;
+  }
+
+  // Perturbations that may move the label first, then the steps that coarsen or withhold
+  // (registry order within each group): noise before rounding, so the output stays on the grid.
+  const formOrder = (steps) => [...steps.filter((s) => s.changes_label), ...steps.filter((s) => !s.changes_label)];
+
+  function buildEditors(steps) {
+    editors = formOrder(steps).map((step) => {
+      const on = node("input", { type: "checkbox", id: `${step.kind}-on`, "aria-label": `Use ${step.kind}` });
+      const fieldset = node("fieldset", { class: "row" }, node("legend", {}, step.kind), node("label", {}, on, " use"));
+      const editor = { step, on, controls: step.params.map((param) => paramControl(step, param, fieldset)) };
+      fieldset.append(node("span", { class: "note step-note" }, step.description));
+      on.addEventListener("input", formChanged);
+      fieldset.addEventListener("input", (event) => {
+        if (event.target !== on) {
+          on.checked = true;
+          formChanged();
+        }
+      });
+      el.steps.append(fieldset);
+      return editor;
+    });
+  }
+
+  // The input(s) for one parameter, appended to the step's fieldset, with how to read and set its value.
+  function paramControl(step, param, fieldset) {
+    if (param.type === "true") return { param, read: () => true, write: () => {} };
+    const own = param.path.length === 1 && param.name === step.kind;
+    const id = `${own ? step.kind : `${step.kind}-${param.name}`}-value`;
+    const title = `${param.description}: ${param.expected}`;
+    const label = () => node("label", { for: id, title }, own ? param.description : param.name);
+    if (param.type === "boolean") {
+      const box = node("input", { type: "checkbox", id, title });
+      box.checked = Boolean(param.default);
+      fieldset.append(node("label", { title }, box, ` ${param.name}`));
+      return { param, read: () => box.checked, write: (value) => { box.checked = Boolean(value); } };
+    }
+    if (param.type === "choice") {
+      const select = node("select", { id, title }, ...param.choices.map((choice) => new Option(choice, choice)));
+      select.value = param.default;
+      fieldset.append(label(), select);
+      return { param, read: () => select.value, write: (value) => { select.value = value; } };
+    }
+    const input = node("input", { type: "number", id, title, step: param.type === "integer" ? "1" : "any" });
+    if (param.minimum !== null && param.minimum !== undefined) input.min = param.minimum;
+    if (param.maximum !== null && param.maximum !== undefined) input.max = param.maximum;
+    input.value = param.default;
+    fieldset.append(label(), input);
+    const slider = param.log_scale && param.marks.length ? logSlider(id, param, input, fieldset) : null;
+    return {
+      param,
+      read: () => numberOf(input),
+      write: (value) => {
+        input.value = value;
+        if (slider) slider.place(value);
+      },
+    };
+  }
+
+  // A log-scale slider spanning the decades of the parameter's marks, and one button per mark.
+  function logSlider(id, param, input, fieldset) {
+    const low = Math.floor(Math.log10(Math.min(...param.marks)) + 1e-9);
+    const high = Math.ceil(Math.log10(Math.max(...param.marks)) - 1e-9);
+    const sliderId = id.replace(/-value$/, "-slider");
+    const ticks = node("datalist", { id: `${sliderId}-marks` });
+    ticks.append(...param.marks.map((mark) => new Option("", Math.log10(mark))));
+    const slider = node("input", {
+      type: "range", id: sliderId, min: low, max: high, step: "0.01", list: ticks.id,
+      "aria-label": `${param.description}, log scale from ${10 ** low} to ${10 ** high}`,
+    });
+    const place = (value) => {
+      if (typeof value !== "number" || !(value > 0)) return;
+      slider.value = Math.min(high, Math.max(low, Math.log10(value)));
+      slider.setAttribute("aria-valuetext", `${param.name} = ${value}`);
+    };
+    place(param.default);
+    slider.addEventListener("input", () => {
+      const value = sliderToValue(slider.value);
+      input.value = value;
+      slider.setAttribute("aria-valuetext", `${param.name} = ${value}`);
+    });
+    input.addEventListener("input", () => place(numberOf(input)));
+    const marks = param.marks.map((mark) => {
+      const button = node("button", { type: "button" }, String(mark));
+      button.addEventListener("click", () => {
+        input.value = mark;
+        place(mark);
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+      return button;
+    });
+    const group = node("span", { class: "marks", role: "group", "aria-label": `Suggested values of ${param.name}` });
+    group.append(...marks);
+    input.before(slider, ticks);
+    input.after(group);
+    return { place };
+  }
+
+  const valueAt = (step, path) =>
+    path.reduce((object, key) => (object && typeof object === "object" ? object[key] : undefined), step);
+
+  function setAt(step, path, value) {
+    let object = step;
+    for (const key of path.slice(0, -1)) object = object[key] ??= {};
+    object[path[path.length - 1]] = value;
+  }
+
   function formSpec() {
     const steps = [];
-    if (el.noiseKind.value) {
-      const step = { noise: el.noiseKind.value, scale: numberOf(el.noiseScale) };
-      if (el.noiseDeterministic.checked) step.deterministic = true;
-      steps.push(step);
+    for (const { step, on, controls } of editors) {
+      if (!on.checked) continue;
+      const spec = {};
+      for (const { param, read } of controls) {
+        const value = read();
+        if (param.required || value !== param.default) setAt(spec, param.path, value);
+      }
+      steps.push(spec);
     }
-    if (el.roundOn.checked) steps.push({ round: numberOf(el.roundValue) });
-    if (el.topK.value !== "") steps.push({ top_k: numberOf(el.topK) });
-    if (el.cutoff.value !== "") steps.push({ cutoff: numberOf(el.cutoff) });
-    if (el.labelOnly.checked) steps.push({ label_only: true });
     return steps;
   }
 
   const specText = (steps) =>
     steps.length ? `[\n${steps.map((step) => `  ${JSON.stringify(step)}`).join(",\n")}\n]` : "[]";
 
-  // Mirror a hand-written spec in the form; false when the form cannot express it.
+  // Mirror a hand-written spec in the form; false when the form cannot express it (order, unknown steps).
   function showInForm(steps) {
     if (!Array.isArray(steps)) return false;
-    const kinds = steps.map((step) => step && typeof step === "object" && FORM_ORDER.find((kind) => kind in step));
-    const positions = kinds.map((kind) => FORM_ORDER.indexOf(kind));
+    const positions = steps.map((step) =>
+      step && typeof step === "object" ? editors.findIndex((editor) => editor.step.kind in step) : -1,
+    );
     if (positions.some((position, i) => position < 0 || (i > 0 && position <= positions[i - 1]))) return false;
-    const by = Object.fromEntries(steps.map((step, i) => [kinds[i], step]));
-    el.noiseKind.value = by.noise ? by.noise.noise : "";
-    if (by.noise) el.noiseScale.value = by.noise.scale;
-    el.noiseDeterministic.checked = Boolean(by.noise && by.noise.deterministic);
-    el.roundOn.checked = Boolean(by.round);
-    if (by.round) {
-      el.roundValue.value = by.round.round;
-      placeSlider(by.round.round);
-    }
-    el.topK.value = by.top_k ? by.top_k.top_k : "";
-    el.cutoff.value = by.cutoff ? by.cutoff.cutoff : "";
-    el.labelOnly.checked = Boolean(by.label_only);
+    editors.forEach((editor, index) => {
+      const step = steps[positions.indexOf(index)];
+      editor.on.checked = Boolean(step);
+      if (!step) return;
+      for (const { param, write } of editor.controls) {
+        const value = valueAt(step, param.path);
+        write(value === undefined ? param.default : value);
+      }
+    });
     return true;
   }
 
-  function placeSlider(r) {
-    if (typeof r !== "number" || !(r > 0)) return;
-    el.roundSlider.value = Math.min(-1, Math.max(-3, Math.log10(r)));
-    el.roundSlider.setAttribute("aria-valuetext", `r = ${r}`);
-  }
+  // The step editor comes from the registry the server parses specs with.
+  const stepsLoaded = (async () => {
+    try {
+      const response = await fetch("/ui/defense-steps");
+      if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+      buildEditors(await response.json());
+    } catch (error) {
+      el.specNote.textContent = `The step editor could not be loaded (${error.message}); the spec text still works.`;
+    } finally {
+      el.steps.setAttribute("aria-busy", "false");
+    }
+  })();
 
   function showSpecError(message) {
     el.specError.textContent = message;
@@ -243,6 +359,7 @@
     if (event) event.preventDefault();
     sessionStorage.setItem(KEY_STORAGE, el.key.value.trim());
     el.keyStatus.textContent = "Connecting…";
+    await stepsLoaded;
     try {
       const names = await api("GET", "/ui/models");
       const previous = el.model.value;
@@ -266,29 +383,6 @@
     document.querySelector("input[name=scope][value=user]").checked = true;
     scheduleSettings();
   });
-  el.roundSlider.addEventListener("input", () => {
-    const r = sliderToR(el.roundSlider.value);
-    el.roundOn.checked = true;
-    el.roundValue.value = r;
-    el.roundSlider.setAttribute("aria-valuetext", `r = ${r}`);
-    formChanged();
-  });
-  for (const mark of document.querySelectorAll("button[data-r]")) {
-    mark.addEventListener("click", () => {
-      el.roundOn.checked = true;
-      el.roundValue.value = mark.dataset.r;
-      placeSlider(Number(mark.dataset.r));
-      formChanged();
-    });
-  }
-  el.roundValue.addEventListener("input", () => {
-    el.roundOn.checked = true;
-    placeSlider(numberOf(el.roundValue));
-    formChanged();
-  });
-  for (const input of [el.roundOn, el.noiseKind, el.noiseScale, el.noiseDeterministic, el.topK, el.cutoff, el.labelOnly]) {
-    input.addEventListener("input", formChanged);
-  }
   el.spec.addEventListener("input", specEdited);
   el.apply.addEventListener("click", apply);
   el.remove.addEventListener("click", remove);

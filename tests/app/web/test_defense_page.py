@@ -17,6 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from defenses import describe_steps, parse_spec
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PREFERRED_MODELS = ("steak-tree", "fair-tree", "faces-softmax")
@@ -36,6 +38,35 @@ def test_model_names_need_the_admin_key(client, admin_headers) -> None:
     assert client.get("/ui/models").status_code == 401
     names = client.get("/ui/models", headers=admin_headers).get_json()
     assert names and all(isinstance(name, str) for name in names)
+
+
+def test_defence_steps_are_listed_without_a_key(client) -> None:
+    listed = client.get("/ui/defense-steps")
+    assert listed.status_code == 200
+    steps = listed.get_json()
+    assert steps == describe_steps()
+    kinds = [step["kind"] for step in steps]
+    assert len(set(kinds)) == len(kinds) and {"round", "noise", "reverse_sigmoid"} <= set(kinds)
+    noise = next(step for step in steps if step["kind"] == "noise")
+    assert noise["companions"] == ["scale", "deterministic"]
+    scale = next(param for param in noise["params"] if param["name"] == "scale")
+    assert (scale["type"], scale["minimum"], scale["maximum"], scale["required"]) == ("number", 0.0, 1.0, True)
+
+
+def default_step(step: dict) -> dict:
+    """The spec object a page builds for a step left at its defaults (optional defaults left out)."""
+    spec: dict = {}
+    for param in step["params"]:
+        if param["required"]:
+            target = spec if len(param["path"]) == 1 else spec.setdefault(param["path"][0], {})
+            target[param["path"][-1]] = param["default"]
+    return spec
+
+
+@pytest.mark.parametrize("step", describe_steps(), ids=lambda step: step["kind"])
+def test_every_step_at_its_defaults_is_a_valid_canonical_spec(step: dict) -> None:
+    spec = [default_step(step)]
+    assert parse_spec(spec).to_spec() == spec
 
 
 @pytest.fixture()
@@ -172,3 +203,56 @@ def test_rounding_tuned_in_the_browser_reaches_predictions(live_server, browser)
         assert live_server.admin("GET", setting).json()["spec"] == [{"round": 0.05}]
     finally:
         live_server.admin("DELETE", setting)
+
+
+def spec_in_page(driver) -> list:
+    return json.loads(driver.find_element(By.ID, "spec").get_attribute("value"))
+
+
+def type_spec(driver, text: str) -> None:
+    spec = driver.find_element(By.ID, "spec")
+    spec.clear()
+    spec.send_keys(text)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium and chromium-driver (make browser)")
+def test_step_editor_is_built_from_the_registry(live_server, browser) -> None:
+    steps = describe_steps()
+    browser.get(f"{live_server.url}/ui")
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "steps").get_attribute("aria-busy") == "false")
+    legends = [legend.text for legend in browser.find_elements(By.CSS_SELECTOR, "#steps legend")]
+    assert sorted(legends) == sorted(step["kind"] for step in steps)
+
+    for step in steps:
+        switch = browser.find_element(By.ID, f"{step['kind']}-on")
+        switch.click()
+        assert spec_in_page(browser) == [default_step(step)], step["kind"]
+        switch.click()
+        assert spec_in_page(browser) == []
+
+    written = [
+        {"noise": "gaussian", "scale": 0.2, "deterministic": True},
+        {"reverse_sigmoid": {"beta": 0.3, "gamma": 2}},
+        {"round": 0.005},
+    ]
+    type_spec(browser, json.dumps(written))
+
+    def value(element_id: str) -> str:
+        return browser.find_element(By.ID, element_id).get_attribute("value")
+
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "round-on").is_selected())
+    assert browser.find_element(By.ID, "noise-deterministic-value").is_selected()
+    assert value("noise-value") == "gaussian" and value("noise-scale-value") == "0.2"
+    assert value("reverse_sigmoid-beta-value") == "0.3" and value("reverse_sigmoid-gamma-value") == "2"
+    assert value("round-value") == "0.005"
+    assert math.isclose(float(value("round-slider")), math.log10(0.005), abs_tol=0.01)
+    assert not browser.find_element(By.ID, "top_k-on").is_selected()
+    assert browser.find_element(By.ID, "spec-note").text == ""
+
+    gamma = browser.find_element(By.ID, "reverse_sigmoid-gamma-value")
+    gamma.send_keys(Keys.BACKSPACE, "5")
+    assert spec_in_page(browser) == [written[0], {"reverse_sigmoid": {"beta": 0.3, "gamma": 5}}, written[2]]
+
+    type_spec(browser, '[{"round": 0.1}, {"noise": "laplace", "scale": 0.1}]')
+    wait_for_text(browser, "spec-note", "The form cannot show this spec")
