@@ -6,14 +6,12 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
-from rich.table import Table
-
 from app import bootstrap
 from app.config import INSTANCE_PATH, from_environment
 from app.core.defense_config import validate
 from app.core.errors import ApiError
 from app.core.utility import utility_under
+from app.zoo.report import accuracy_table, format_accuracy_table
 
 
 def _settings() -> dict:
@@ -29,29 +27,10 @@ def prepare(_args: argparse.Namespace) -> int:
     return 0
 
 
-def accuracy(_args: argparse.Namespace) -> int:
-    """Every built-in model's held-out accuracy, as a table (``--json`` for scripts)."""
-    models = bootstrap.load_models(_settings())
-    rows = [
-        {
-            "model": m.name,
-            "dataset": m.metadata.get("dataset"),
-            "classes": len(m.classes),
-            "training_rows": len(m.metadata.get("training_rows", [])),
-            "heldout_rows": len(m.metadata.get("heldout_rows", [])),
-            "heldout_accuracy": m.metadata.get("heldout_accuracy"),
-        }
-        for m in models.values()
-    ]
-    if _args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    table = Table(title="Built-in models, held-out accuracy")
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
-    Console().print(table)
+def accuracy(args: argparse.Namespace) -> int:
+    """Every built-in model's held-out accuracy, recomputed by the served code (``--json`` for scripts)."""
+    rows = accuracy_table(bootstrap.load_models(_settings()))
+    print(json.dumps(rows, indent=2) if args.json else format_accuracy_table(rows))
     return 0
 
 
