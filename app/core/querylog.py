@@ -92,6 +92,12 @@ class Segment:
         os.close(self.fd)
 
 
+def _line(entry: QueryRecord) -> bytes:
+    """One JSON array per line; JSON escapes every line break a model name could carry."""
+    values = [entry.user_id, entry.model, entry.endpoint, entry.rows, entry.status, entry.seconds, entry.at]
+    return (_encode(values) + "\n").encode()
+
+
 def default_directory(engine: Engine) -> Path:
     """Where the segments of ``engine``'s database live: beside a SQLite file, else under ``instance/``.
 
@@ -124,23 +130,27 @@ class QueryLog:
         self.flush()  # what a killed predecessor left
 
     def record(self, entry: QueryRecord) -> None:
-        """Append ``entry`` to this process's segment; when this returns, a SIGKILL cannot lose it."""
-        line = memoryview(
-            (
-                _encode([entry.user_id, entry.model, entry.endpoint, entry.rows, entry.status, entry.seconds, entry.at])
-                + "\n"
-            ).encode()
-        )
+        """Append ``entry`` to this process's segment; once this returns, killing the process cannot lose it.
+
+        A row that cannot be written (a full disk) raises, so the request fails rather than
+        being answered unlogged.
+        """
+        line = _line(entry)
+        rest = memoryview(line)
         with self._write_lock:
             if self._pid != os.getpid():
                 self._start()
             fd = self._segment.fd  # type: ignore[union-attr]
-            while line:
-                line = line[os.write(fd, line) :]
+            try:
+                while rest:
+                    rest = rest[os.write(fd, rest) :]
+            except OSError:  # take back a part-written line, or the next row would be glued to it
+                os.ftruncate(fd, os.fstat(fd).st_size - (len(line) - len(rest)))
+                raise
 
     def _start(self) -> None:
         """Open this process's segment and start its flush thread (again, in a forked child)."""
-        if self._pid is not None:  # a forked child shares the parent's files and locks: its own start afresh
+        if self._pid is not None:  # a forked child must not write into its parent's files: it opens its own
             for segment in (self._segment, *self._closed):
                 if segment is not None:
                     segment.release()
@@ -164,7 +174,10 @@ class QueryLog:
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_seconds):
-            self.flush()
+            try:
+                self.flush()
+            except OSError:  # a new segment could not be made: the rows wait in the current one
+                log.exception("query log: flush failed")
 
     def flush(self) -> int:
         """Move every finished segment (this process's, and any whose writer died) into the database.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from app.core.querylog import QueryLog, QueryRecord, default_directory
@@ -67,6 +69,28 @@ def test_a_row_is_on_disk_when_record_returns(tmp_path: Path) -> None:
     assert b'"faces-softmax","v2",7,200' in segment.read_bytes()
     log.close()
     assert logged_rows(engine) == 7
+
+
+def test_a_row_written_in_part_is_taken_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk that fills up mid-row: the request fails, and the next row is not glued to the torn one."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    log = QueryLog(engine, flush_seconds=3600)
+    log.record(record(1))
+    real_write, calls = os.write, []
+
+    def half_then_a_full_disk(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, bytes(data[: len(data) // 2]))
+
+    monkeypatch.setattr(os, "write", half_then_a_full_disk)
+    with pytest.raises(OSError):
+        log.record(record(2))
+    monkeypatch.undo()
+    log.record(record(4))
+    assert log.flush() == 2 and logged_rows(engine) == 5
+    log.close()
 
 
 def kill_a_writer(url: str, rows: list[int]) -> int:

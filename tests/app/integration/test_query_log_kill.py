@@ -106,7 +106,8 @@ def test_no_answered_query_loses_its_log_row_when_workers_are_killed(tmp_path: P
     database = tmp_path / "live.sqlite3"
     try:
         headers = {"Authorization": f"Bearer {server.admin_key}"}
-        tree = next(t for t in TREES if requests.get(f"{server.url}/v2/models/{t}/ready", headers=headers).ok)
+        url = f"{server.url}/v2/models/{{}}/ready"
+        tree = next(t for t in TREES if requests.get(url.format(t), headers=headers, timeout=30).ok)
         stop = threading.Event()
         clients = [Client(server, tree, f"kill-{i}", stop) for i in range(THREADS)]
         for client in clients:
