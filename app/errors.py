@@ -10,9 +10,10 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from gunicorn.http.errors import NoMoreData, ParseException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
-from app.core.errors import ApiError, InternalError, from_http_status
+from app.core.errors import ApiError, BadRequest, InternalError, RequestTimeout, from_http_status
 
 Renderer = Callable[[ApiError], Response]
 _renderers: list[tuple[tuple[str, ...], Renderer]] = []
@@ -51,7 +52,21 @@ def _drain_body() -> None:
         remaining -= len(chunk)
 
 
+def client_timeout(err: TimeoutError) -> Response:
+    """The server's read timeout on the client's socket (slow_clients.py)."""
+    return render(RequestTimeout(f"the request body stopped arriving: {err}"))
+
+
+def malformed_body(err: Exception) -> Response:
+    """gunicorn reading the body for the app: a chunked body cut short or malformed."""
+    return render(BadRequest(f"the request body is malformed or cut short: {err}"))
+
+
 def install(app: Flask) -> None:
+    app.register_error_handler(TimeoutError, client_timeout)
+    app.register_error_handler(NoMoreData, malformed_body)
+    app.register_error_handler(ParseException, malformed_body)
+
     @app.errorhandler(ApiError)
     def api_error(err: ApiError) -> Response:
         return render(err)
@@ -62,6 +77,11 @@ def install(app: Flask) -> None:
             _drain_body()
             limit = app.config["MAX_CONTENT_LENGTH"]
             return render(from_http_status(413, f"request body larger than the limit of {limit} bytes"))
+        if isinstance(err, ClientDisconnected):
+            # werkzeug's stream turns the server's read errors into this; the cause says which.
+            if isinstance(err.__context__, TimeoutError):
+                return client_timeout(err.__context__)
+            return malformed_body(err.__context__ or err)
         return render(from_http_status(err.code or 400, err.description or err.name))
 
     @app.errorhandler(Exception)

@@ -40,6 +40,13 @@ class MethodNotAllowed(ApiError):
     title = "Method Not Allowed"
 
 
+class RequestTimeout(ApiError):
+    """The client stopped sending its request: the connection is closed after the answer."""
+
+    status = 408
+    title = "Request Timeout"
+
+
 class PayloadTooLarge(ApiError):
     status = 413
     title = "Payload Too Large"
@@ -59,7 +66,8 @@ class InternalError(ApiError):
 
 def from_http_status(status: int, message: str) -> ApiError:
     """Map a werkzeug HTTP error (404 route, 405, 413 body) to the core's errors."""
-    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, PayloadTooLarge, TooManyRequests):
+    for cls in (BadRequest, Unauthorized, Forbidden, NotFound, MethodNotAllowed, RequestTimeout, PayloadTooLarge,
+                TooManyRequests):
         if cls.status == status:
             return cls(message)
     return BadRequest(message)

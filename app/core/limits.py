@@ -11,6 +11,10 @@ from app.core.accounts import Principal
 from app.core.errors import TooManyRequests
 from app.storage.tables import users
 
+# A spent budget never refills by itself (an operator raises it), so clients are told to wait
+# long: well-behaved ones stop rather than retry (ours give up past their longest wait).
+BUDGET_RETRY_AFTER = 3600
+
 
 class Limits:
     """Atomic conditional UPDATEs: a request is admitted only if the counter allows it."""
@@ -51,5 +55,6 @@ class Limits:
                 ).rowcount
                 if not admitted:
                     raise TooManyRequests(
-                        f"query budget of {principal.row_budget} rows exhausted (this request has {rows} rows)"
+                        f"query budget of {principal.row_budget} rows exhausted (this request has {rows} rows)",
+                        retry_after=BUDGET_RETRY_AFTER,
                     )

@@ -26,12 +26,16 @@ def _admin() -> Principal:
     return principal
 
 
+# The counters are 64-bit signed integers in the database.
+MAX_LIMIT = 2**63 - 1
+
+
 def _limit_values(body: dict[str, Any]) -> dict[str, int | None]:
     values: dict[str, int | None] = {}
     for name in LIMIT_FIELDS & set(body):
         value = body[name]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise BadRequest(f"{name} must be a non-negative integer or null, got {value!r}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT):
+            raise BadRequest(f"{name} must be an integer from 0 to {MAX_LIMIT} or null, got {value!r}")
         values[name] = value
     return values
 

@@ -31,7 +31,7 @@ from app.core.accounts import Principal
 from app.core.errors import ApiError, BadRequest, NotFound, PayloadTooLarge
 from app.core.service import Prediction, bearer_key, prediction_endpoint, services
 from app.dialects import tensors
-from app.dialects.common import json_object, reject_unknown
+from app.dialects.common import json_object, reject_unknown, request_body
 from app.errors import register_renderer
 from app.zoo.base import ServedModel
 
@@ -176,18 +176,19 @@ def _body(header_length: str | None) -> bytes | memoryview:
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding == "identity":
         length = request.content_length
-        if length is None or header_length is None or not header_length.isdigit():
-            return request.get_data()
+        json_length = tensors.header_length(header_length)
+        if length is None or json_length is None:
+            return request_body()
         request.stream  # noqa: B018 - raises the 413 when Content-Length is over the body limit
         # Exactly Content-Length bytes from the server's own stream: werkzeug's wrapper
         # would copy every chunk twice more.
-        return tensors.read_aligned(request.environ["wsgi.input"], length, int(header_length))
+        return tensors.read_aligned(request.environ["wsgi.input"], length, json_length)
     if encoding not in ("gzip", "deflate"):
         raise BadRequest(f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or none")
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     inflater = zlib.decompressobj(wbits=31 if encoding == "gzip" else 15)
     try:
-        inflated = inflater.decompress(request.get_data(), limit)
+        inflated = inflater.decompress(request_body(), limit)
     except zlib.error as exc:
         raise BadRequest(f"the {encoding} body does not decompress: {exc}") from None
     if inflater.unconsumed_tail:

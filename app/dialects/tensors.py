@@ -10,8 +10,8 @@ serialises strings. Everything malformed is a ``BadRequest`` (400).
 
 from __future__ import annotations
 
-import json
 import math
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from gunicorn.http.body import Body, LengthReader
 from gunicorn.http.unreader import SocketUnreader
 
 from app.core.errors import BadRequest
+from app.dialects.common import loads
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BYTES = "BYTES"
@@ -43,7 +44,11 @@ NUMERIC = {
 # numpy kinds a JSON ``data`` array may have for each family of datatypes.
 _JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}
 _LENGTH = struct.Struct("<I")
+# ASCII digits only: ``str.isdigit`` and ``int`` also take other scripts' digits ("²", "٣").
+_DECIMAL = re.compile(r"[0-9]{1,18}")
 ALIGNMENT = 64
+# An empty tensor's other dimensions, multiplied: far beyond any model, well within numpy's reach.
+MAX_ELEMENTS = 1 << 40
 READ_STEP = 1 << 20
 SOCKET_STEP = 1 << 22
 
@@ -145,19 +150,24 @@ def _receive(stream: Body, view: memoryview) -> None:
     reader.length = 0
 
 
-def parse_request(body: bytes | memoryview, header_length: str | None) -> InferRequest:
-    """Parse an infer request body; ``header_length`` is the raw header (None: the body is all JSON)."""
+def header_length(raw: str | None) -> int | None:
+    """The ``Inference-Header-Content-Length`` header as a number of bytes (None when absent)."""
+    if raw is None:
+        return None
+    if _DECIMAL.fullmatch(raw.strip()) is None:
+        raise BadRequest(f"{HEADER_LENGTH} must be a decimal number of bytes, got {raw[:40]!r}")
+    return int(raw)
+
+
+def parse_request(body: bytes | memoryview, raw_header_length: str | None) -> InferRequest:
+    """Parse an infer request body; ``raw_header_length`` is the raw header (None: the body is all JSON)."""
     view = memoryview(body)
-    if header_length is None:
+    json_end = header_length(raw_header_length)
+    if json_end is None:
         json_end = len(body)
-    else:
-        try:
-            json_end = int(header_length)
-        except ValueError:
-            raise BadRequest(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
-        if not 0 <= json_end <= len(body):
-            raise BadRequest(f"{HEADER_LENGTH} is {json_end} but the body has only {len(body)} bytes")
-    header = _loads(view[:json_end])
+    elif json_end > len(body):
+        raise BadRequest(f"{HEADER_LENGTH} is {json_end} but the body has only {len(body)} bytes")
+    header = loads(view[:json_end], allow_constants=True)
     if not isinstance(header, dict):
         raise BadRequest("the inference request must be a JSON object")
     unknown = sorted(set(header) - {"id", "inputs", "outputs", "parameters"})
@@ -189,21 +199,6 @@ def parse_request(body: bytes | memoryview, header_length: str | None) -> InferR
         outputs = [_output(raw, binary_default) for raw in raw_outputs]
         _unique([o.name for o in outputs], "output")
     return InferRequest(request_id, inputs, outputs, binary_default)
-
-
-def _loads(raw: memoryview) -> Any:
-    """JSON, fast; NaN and Infinity literals allowed, as tritonclient writes them for FP32 data.
-
-    orjson refuses those literals, so a header it cannot read gets a second, slower
-    try with the standard library's parser, which takes them.
-    """
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        try:
-            return json.loads(bytes(raw))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadRequest(f"malformed JSON inference header: {exc}") from None
 
 
 def _parameters(obj: dict[str, Any], where: str) -> dict[str, Any]:
@@ -256,6 +251,12 @@ def _input(raw: Any, body: memoryview, offset: int) -> tuple[Tensor, int]:
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise BadRequest(f"{where}: shape must be a list of non-negative integers, got {shape!r}")
     count = math.prod(shape)
+    if count > len(body):
+        # Every element takes at least one byte of the body, whatever its form: refused before
+        # anything of the shape's size is allocated.
+        raise BadRequest(f"{where}: shape {shape} has more elements than the {len(body)}-byte body can hold")
+    if math.prod(d for d in shape if d) > MAX_ELEMENTS:
+        raise BadRequest(f"{where}: shape {shape} is larger than numpy can reshape to (at most {MAX_ELEMENTS})")
     parameters = _parameters(raw, where)
     size = parameters.get("binary_data_size")
     if size is None:
@@ -270,6 +271,11 @@ def _input(raw: Any, body: memoryview, offset: int) -> tuple[Tensor, int]:
     if end > len(body):
         raise BadRequest(f"{where}: binary_data_size {size} runs past the end of the body")
     if datatype == BYTES:
+        if count > size // _LENGTH.size:
+            raise BadRequest(
+                f"{where}: binary BYTES data holds fewer than {count} elements: its {size} bytes hold at most "
+                f"{size // _LENGTH.size} (each element starts with its 4-byte length)"
+            )
         data = _decode_bytes(body[offset:end], count, where)
     else:
         dtype = NUMERIC[datatype]
