@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -173,7 +173,7 @@ class Choice(Param):
 class OnlyTrue(Param):
     """A switch that can only be on: the step is disabled by leaving it out."""
 
-    default: Any = field(default=True)
+    default: Any = True
     type_name: ClassVar[str] = "true"
 
     @property
