@@ -14,7 +14,8 @@ with ``synchronous=NORMAL``.
 
 Each row reaches the database exactly once. A segment's rows are inserted in the same
 transaction that records its name in ``query_log_segments``; the file is deleted after
-that commit, its name row in the next one. A segment's writer holds an exclusive
+that commit, its name row in the next one (a process killed in between leaves a name
+row that matches no file, and nothing else). A segment's writer holds an exclusive
 ``flock`` on it from creation to deletion, and the kernel drops that lock when the
 process dies, so a segment whose lock can be taken has no writer: whichever process
 sees it first (a new worker at start-up, any worker at its next flush) replays it,
