@@ -1,19 +1,26 @@
 """``python -m attack_clients <attack> --url URL --key KEY --model NAME --out DIR [options]``.
 
-Each attack family registers its subcommands (``register(subparsers)``) and
-sets ``handler``: a function of the parsed arguments returning the exit code.
-Every run writes ``DIR/results.json`` (parameters, cost, metrics).
+One subcommand per registered attack command (``attacks.COMMANDS``), its flags
+made from the command's ``Params`` fields, plus ``evaluate``. Every attack run
+writes ``DIR/results.json`` (parameters, cost, metrics); an attack that cannot
+run against the target says why and exits with 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from attack_clients.clients import DIALECTS, HttpClient, connect
+from attack_clients import cli_evaluate, cli_faces, cli_trees
+from attack_clients.attacks import COMMANDS, AttackNotApplicable, Command, Params, Target
+from attack_clients.attacks.base import flag
+from attack_clients.attacks.output import write_result
+from attack_clients.clients import DIALECTS
 from attack_clients.jsonfile import write_json
 
 
@@ -32,39 +39,80 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--timeout", type=float, default=300.0, help="seconds per HTTP request")
 
 
-def client_from_args(args: argparse.Namespace, dialect: str | None = None) -> HttpClient:
-    """The client the target options describe (``dialect`` overrides ``--dialect``)."""
-    dialect = dialect or args.dialect
-    options: dict[str, Any] = {
-        "max_rows": args.max_rows,
-        "batch_size": args.batch_size,
-        "timeout": args.timeout,
-        "progress": sys.stderr.isatty(),
-    }
-    if dialect == "bigml":
-        options["username"] = args.username
-    if dialect == "azure-classic":
-        options["workspace"] = args.workspace
-    return connect(args.url, args.key, args.model, dialect, **options)
+def target_from_args(args: argparse.Namespace) -> Target:
+    """The target the options describe (progress bars only on a terminal)."""
+    return Target(
+        url=args.url,
+        key=args.key,
+        model=args.model,
+        dialect=args.dialect,
+        max_rows=args.max_rows,
+        batch_size=args.batch_size,
+        username=args.username,
+        workspace=args.workspace,
+        timeout=args.timeout,
+        progress=sys.stderr.isatty(),
+    )
 
 
-def write_results(out: Path, results: Mapping[str, Any]) -> Path:
-    """``out/results.json``, numpy values made plain."""
-    path = out / "results.json"
-    write_json(path, results)
-    return path
+def _value_type(hint: Any) -> Any:
+    """``int`` of ``int | None``: what argparse converts a flag's text to."""
+    if get_origin(hint) in (Union, types.UnionType):
+        hint = next(h for h in get_args(hint) if h is not type(None))
+    return hint
+
+
+def add_params_arguments(parser: argparse.ArgumentParser, params: type[Params]) -> None:
+    """One flag per field of ``params``: ``--field-name``, its default, type, choices and help."""
+    hints = get_type_hints(params)
+    for spec in dataclasses.fields(params):
+        meta = spec.metadata
+        if hints[spec.name] is bool:
+            parser.add_argument(flag(spec.name), dest=spec.name, action="store_true", help=meta.get("help"))
+            continue
+        parser.add_argument(
+            flag(spec.name),
+            dest=spec.name,
+            type=meta.get("parse") or _value_type(hints[spec.name]),
+            default=spec.default,
+            choices=meta.get("choices"),
+            metavar=meta.get("metavar"),
+            help=meta.get("help"),
+        )
+
+
+def params_from_args(params: type[Params], args: argparse.Namespace) -> Params:
+    return params(**{spec.name: getattr(args, spec.name) for spec in dataclasses.fields(params)})
+
+
+def run_command(command: Command, args: argparse.Namespace) -> int:
+    """Run one attack and write its files; 2 (and the reason, on stderr) when it does not apply."""
+    try:
+        result = command.run(target_from_args(args), params_from_args(command.params, args))
+    except AttackNotApplicable as error:
+        if error.document is not None:
+            write_json(args.out / "results.json", error.document)
+        print(f"{command.name}: {error}", file=sys.stderr)
+        return 2
+    path = write_result(result, args.out)
+    if command.family == "face":
+        cli_faces.print_result(result, path)
+    else:
+        cli_trees.print_result(result, path)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from attack_clients import cli_evaluate, cli_faces, cli_trees
-
     parser = argparse.ArgumentParser(
         prog="python -m attack_clients",
         description="Model-inversion attacks against the prediction service, through its API only.",
     )
     subparsers = parser.add_subparsers(dest="attack", required=True, metavar="ATTACK")
-    cli_faces.register(subparsers)
-    cli_trees.register(subparsers)
+    for command in COMMANDS.values():
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.description)
+        add_target_arguments(sub)
+        add_params_arguments(sub, command.params)
+        sub.set_defaults(handler=lambda args, command=command: run_command(command, args))
     cli_evaluate.register(subparsers)
     return parser
 

@@ -1,10 +1,13 @@
-"""Running one cell: the attack's own command under the cell's user, then the model's utility.
+"""Running one cell: the registered attack under the cell's user, then the model's utility.
 
-A cell calls the same subcommand a person would (``python -m attack_clients
-mi-face ...``), in-process, in a scratch folder, and keeps its ``results.json``
-and reconstructions. Everything a worker needs travels in the ``CellTask`` and
-everything it produces comes back in the ``CellOutcome``, so a remote Dask
-worker needs no shared disk.
+A cell runs the attack's ``run`` with the profile's parameters, as the command
+line would (the equivalent ``python -m attack_clients ...`` arguments are
+recorded), writes its files with the command's own writer in a scratch folder,
+and keeps its ``results.json`` and reconstructions. An attack that does not
+apply to the target (``AttackNotApplicable``) makes a "not-applicable" cell.
+Everything a worker needs travels in the ``CellTask`` and everything it
+produces comes back in the ``CellOutcome``, so a remote Dask worker needs no
+shared disk.
 
 White-box attacks make no prediction query: they download the model. Under a
 defence, the cell downloads the model as its own user and compares its
@@ -22,7 +25,7 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +33,14 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from attack_clients.cli import build_parser
+from attack_clients.attacks import AttackNotApplicable, Params, Target
+from attack_clients.attacks.output import write_result
 from attack_clients.clients import DownloadForbidden, connect
-from attack_clients.evaluate.capture import captured
 from attack_clients.evaluate.service import Service
 from attack_clients.evaluate.sweep import Cell, Profile
 from attack_clients.trees.records import load_table
 
 SPLIT_COLUMN = "__evaluate_split__"
-LOG_TAIL = 2000
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,6 @@ class CellOutcome:
 
     result: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
-
-
-class CellError(RuntimeError):
-    """The attack command stopped with an error message instead of a result."""
 
 
 def _feed(digest: Any, value: Any) -> None:
@@ -96,12 +94,8 @@ def download_fingerprint(task: CellTask) -> tuple[str | None, dict[str, Any]]:
         return digest.hexdigest(), client.stats.as_dict()
 
 
-def _labels(profile: Profile) -> list[str]:
-    return ["--labels", ",".join(str(i) for i in range(profile.identities))] if profile.identities else []
-
-
-def _tree_records(task: CellTask, folder: Path) -> list[str]:
-    """A sample of the tree's training and held-out targets as ``--records`` (profile ``tree_sample``)."""
+def _tree_records(task: CellTask, folder: Path) -> dict[str, Any]:
+    """A sample of the tree's training and held-out targets as ``records`` (profile ``tree_sample``)."""
     with connect(task.url, task.api_key, task.cell.model) as client:
         metadata = client.metadata()
     table, objective, _ = load_table(metadata["dataset"], Path(task.data_dir) if task.data_dir else None)
@@ -114,36 +108,30 @@ def _tree_records(task: CellTask, folder: Path) -> list[str]:
         parts.append(table.iloc[rows].assign(**{SPLIT_COLUMN: split}))
     path = folder / "targets.csv"
     pd.concat(parts).to_csv(path, index=False)
-    return [f"--records={path}", f"--label-column={objective}", f"--split-column={SPLIT_COLUMN}"]
+    return {"records": path, "label_column": objective, "split_column": SPLIT_COLUMN}
 
 
-def command_line(task: CellTask, out: Path) -> list[str]:
-    """The ``python -m attack_clients`` arguments of this cell."""
+def cell_params(task: CellTask, folder: Path) -> Params:
+    """The profile's parameters of the cell's attack, with the cell's labels, seed or targets."""
     cell = task.cell
-    argv = [*cell.attack.command, f"--url={task.url}", f"--key={task.api_key}", f"--model={cell.model}", f"--out={out}"]
+    params = task.profile.params_for(cell.attack)
     if cell.attack.family == "face":
-        argv += ["--quiet", "--seed", "0", *_labels(task.profile)]
-    elif task.profile.tree_sample:
-        argv += _tree_records(task, out.parent)
-    elif task.data_dir:
-        argv += [f"--data-dir={task.data_dir}"]
-    return argv + list(task.profile.arguments(cell.attack))
+        labels = tuple(range(task.profile.identities)) if task.profile.identities else None
+        return replace(params, labels=labels, seed=0, quiet=True)
+    if task.profile.tree_sample:
+        return replace(params, **_tree_records(task, folder))
+    if task.data_dir:
+        return replace(params, data_dir=Path(task.data_dir))
+    return params
 
 
-def _run_command(argv: list[str]) -> tuple[int, str]:
-    """Exit code and printed output of one ``attack_clients`` command, run in-process."""
-    with captured() as log:
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit:
-            raise CellError(f"bad arguments {argv[0]}: {log.getvalue()[-LOG_TAIL:]}") from None
-        try:
-            code = int(args.handler(args) or 0)
-        except SystemExit as stop:
-            if not isinstance(stop.code, int):
-                raise CellError(f"{argv[0]}: {stop.code}\n{log.getvalue()[-LOG_TAIL:]}") from None
-            code = stop.code
-    return code, log.getvalue()
+def cell_target(task: CellTask) -> Target:
+    return Target(task.url, task.api_key, task.cell.model, dialect=task.cell.attack.dialect)
+
+
+def command_line(task: CellTask, params: Params) -> list[str]:
+    """The ``python -m attack_clients`` arguments that run this cell (API key hidden)."""
+    return [*task.cell.attack.arguments(params), f"--url={task.url}", "--key=***", f"--model={task.cell.model}"]
 
 
 def _limit_threads(family: str) -> None:
@@ -214,19 +202,22 @@ def run_cell(task: CellTask) -> CellOutcome:
             return _reuse(task, utility, fingerprint, traffic, time.perf_counter() - started)
     with tempfile.TemporaryDirectory(prefix="cell-") as scratch:
         out = Path(scratch) / "out"
-        argv = command_line(task, out)
-        code, log = _run_command(argv)
-        raw_path = out / "results.json"
-        raw = json.loads(raw_path.read_text()) if raw_path.is_file() else {}
-        files = {path.name: path.read_bytes() for path in sorted(out.glob("recon-*.png"))}
-    if code == 0 and not raw:
-        raise CellError(f"{argv[0]} wrote no results.json\n{log[-LOG_TAIL:]}")
+        params = cell_params(task, Path(scratch))
+        try:
+            attack_result = task.cell.attack.run(cell_target(task), params)
+        except AttackNotApplicable as error:
+            code, log, raw, files = 2, str(error), error.document or {}, {}
+        else:
+            write_result(attack_result, out)
+            code, log = 0, ""
+            raw = json.loads((out / "results.json").read_text())
+            files = {path.name: path.read_bytes() for path in sorted(out.glob("recon-*.png"))}
     result = {
         **_identity(task),
         "status": "ok" if code == 0 else "not-applicable",
         "exit_code": code,
-        "log": log[-LOG_TAIL:],
-        "arguments": [a.replace(task.api_key, "***") for a in argv],
+        "log": log,
+        "arguments": command_line(task, params),
         "download_sha256": fingerprint,
         "reused_from": None,
         "wall_seconds": time.perf_counter() - started,

@@ -13,9 +13,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import utility_cost
 from attack_clients.evaluate.store import ResultStore
-from attack_clients.evaluate.sweep import ATTACK_BY_NAME, DEFENCES, ROUNDING
+from attack_clients.evaluate.sweep import DEFENCES, ROUNDING
 
 Rows = Sequence[Mapping[str, Any]]
 MAX_COLUMNS = 8
@@ -23,7 +24,7 @@ SUCCESS_LABEL = {"face": "evaluator top-1", "tree": "precision of 'yes' (trainin
 
 
 def _attacks(rows: Rows) -> list[str]:
-    return [name for name in ATTACK_BY_NAME if any(r["attack"] == name for r in rows)]
+    return [name for name in ATTACKS if any(r["attack"] == name for r in rows)]
 
 
 def _models(rows: Rows, attack: str) -> list[str]:
@@ -73,8 +74,8 @@ def success_vs_rounding(rows: Rows, path: Path) -> Path:
         ax.set_xticks(range(len(levels)), ["none", *(f"{r:g}" for r in ROUNDING)])
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("rounding r")
-        ax.set_ylabel(SUCCESS_LABEL[ATTACK_BY_NAME[attack].family])
-        ax.set_title(ATTACK_BY_NAME[attack].title, fontsize=9)
+        ax.set_ylabel(SUCCESS_LABEL[ATTACKS[attack].family])
+        ax.set_title(ATTACKS[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.suptitle(
@@ -112,8 +113,8 @@ def frontier(rows: Rows, path: Path) -> Path:
         ax.set_xscale("symlog", linthresh=1e-4)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("held-out Brier increase (defended - clean)")
-        ax.set_ylabel(SUCCESS_LABEL[ATTACK_BY_NAME[attack].family])
-        ax.set_title(ATTACK_BY_NAME[attack].title, fontsize=9)
+        ax.set_ylabel(SUCCESS_LABEL[ATTACKS[attack].family])
+        ax.set_title(ATTACKS[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.suptitle("Privacy-utility frontier (step: least success at no more cost; named: frontier points)", fontsize=10)
@@ -161,7 +162,7 @@ def face_grid(
             if i == 0:
                 ax.set_title(str(label), fontsize=7)
         axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{ATTACK_BY_NAME[attack].title} on {model} (contrast stretched)", fontsize=9)
+    fig.suptitle(f"{ATTACKS[attack].title} on {model} (contrast stretched)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -170,22 +171,18 @@ def face_grid(
 
 def real_faces(store: ResultStore, model: str) -> dict[int, np.ndarray]:
     """One real image per model class (the evaluator's copy of the data), if the data is here."""
-    from attack_clients.datasets import load_faces
-    from attack_clients.faces.evaluation import identity_map
+    from attack_clients.attacks.judging import reference_faces
 
-    keys = (f"{attack}.{model}.{d.name}" for attack in ("mi-face-bb", "mi-face-wb", "extract-invert") for d in DEFENCES)
+    face_attacks = [name for name, attack in ATTACKS.items() if attack.family == "face"]
+    keys = (f"{attack}.{model}.{d.name}" for attack in face_attacks for d in DEFENCES)
     raw = next((r for r in (store.load(k).get("raw") for k in keys if store.done(k)) if r and r.get("classes")), {})
     classes, shape = raw.get("classes"), tuple(raw.get("image_shape") or ())
     if not classes or len(shape) != 2:
         return {}
-    try:
-        data = load_faces(shape)
-    except FileNotFoundError:
+    references = reference_faces(range(len(classes)), shape, classes)
+    if references is None:
         return {}
-    mapping = identity_map(classes, data)
-    if mapping is None:
-        return {}
-    return {k: data.images[np.flatnonzero(data.labels == mapping[k])[0]].reshape(shape) for k in range(len(classes))}
+    return {k: image.reshape(shape) for k, image in enumerate(references)}
 
 
 def draw_all(rows: Rows, store: ResultStore, folder: Path) -> list[Path]:
@@ -193,7 +190,7 @@ def draw_all(rows: Rows, store: ResultStore, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [success_vs_rounding(rows, folder / "success-vs-rounding.png"), frontier(rows, folder / "frontier.png")]
     for attack in _attacks(rows):
-        if ATTACK_BY_NAME[attack].family != "face":
+        if ATTACKS[attack].family != "face":
             continue
         for model in _models(rows, attack):
             grid = face_grid(store, attack, model, real_faces(store, model), folder / f"faces-{attack}-{model}.png")

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import cheapest_stop, utility_cost
 from attack_clients.evaluate.document import Block, Bullets, Figure, Heading, Paragraph, Table, html_page, markdown
 from attack_clients.evaluate.results import ALPHA, index
@@ -19,7 +20,7 @@ from attack_clients.evaluate.study import (
     our_tree_row,
     why_it_stopped,
 )
-from attack_clients.evaluate.sweep import ATTACK_BY_NAME, ROUNDING
+from attack_clients.evaluate.sweep import ROUNDING
 
 Summary = Mapping[str, Any]
 
@@ -41,7 +42,7 @@ def _mark(row: Mapping[str, Any] | None) -> str:
 
 
 def _title(attack: str) -> str:
-    return ATTACK_BY_NAME[attack].title if attack in ATTACK_BY_NAME else attack
+    return ATTACKS[attack].title if attack in ATTACKS else attack
 
 
 def overview(summary: Summary) -> list[Block]:

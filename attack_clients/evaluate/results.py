@@ -53,6 +53,16 @@ IDENTITY = ("key", "attack", "family", "model", "defence", "defence_kind", "defe
 
 
 @dataclass(frozen=True)
+class Success:
+    """A cell's success measure, its chance level, and the binomial counts behind them."""
+
+    success: float | None
+    chance: float | None
+    hits: int
+    trials: int
+
+
+@dataclass(frozen=True)
 class Verdict:
     """Success, its chance level, the binomial evidence and whether the attack works."""
 
@@ -110,8 +120,8 @@ def metrics(result: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def verdict(result: Mapping[str, Any]) -> Verdict:
-    """Does the attack beat chance in this cell (see the module docstring)?"""
+def success_of(result: Mapping[str, Any]) -> Success:
+    """The one reading of a cell's success (see the module docstring); everything else is derived from it."""
     measured = metrics(result)
     if result.get("family") == "face":
         success, chance, trials = measured["top1"], measured["chance_top1"], measured["n_labels"] or 0
@@ -121,10 +131,16 @@ def verdict(result: Mapping[str, Any]) -> Verdict:
         chance = measured["training.random.precision"]
         trials = measured["training.attack.guessed_positive"] or 0
         hits = measured["training.attack.true_positive"] or 0
-    if result.get("status") != "ok" or success is None or chance is None or trials == 0:
-        return Verdict(success, chance, int(hits), int(trials), None, False)
-    p_value = float(binomtest(int(hits), int(trials), float(chance), alternative="greater").pvalue)
-    return Verdict(success, chance, int(hits), int(trials), p_value, p_value < ALPHA)
+    return Success(success, chance, int(hits), int(trials))
+
+
+def verdict(result: Mapping[str, Any]) -> Verdict:
+    """Does the attack beat chance in this cell (see the module docstring)?"""
+    s = success_of(result)
+    if result.get("status") != "ok" or s.success is None or s.chance is None or s.trials == 0:
+        return Verdict(s.success, s.chance, s.hits, s.trials, None, False)
+    p_value = float(binomtest(s.hits, s.trials, float(s.chance), alternative="greater").pvalue)
+    return Verdict(s.success, s.chance, s.hits, s.trials, p_value, p_value < ALPHA)
 
 
 def row(result: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import rounding_answers
 from attack_clients.evaluate.cells import CellTask, run_cell
 from attack_clients.evaluate.figures import draw_all
@@ -27,7 +28,6 @@ from attack_clients.evaluate.service import Service, ServiceError, local_service
 from attack_clients.evaluate.store import ResultStore, write_json
 from attack_clients.evaluate.study import face_comparisons, tree_comparisons
 from attack_clients.evaluate.sweep import (
-    ATTACKS,
     FACE_MODELS,
     FALLBACK_TREE,
     TREE_MODELS,
@@ -129,7 +129,7 @@ def _summary(
     rows = [row(store.load(c.key)) for c in cells if store.done(c.key)]
     pairs = [
         (a.name, m)
-        for a in ATTACKS
+        for a in ATTACKS.values()
         for m in models[a.family]
         if any(r["attack"] == a.name and r["model"] == m for r in rows)
     ]
@@ -144,7 +144,7 @@ def _summary(
             "face_models": list(profile.face_models),
             "attack_models": {k: list(v) for k, v in profile.attack_models.items()},
             "identities": profile.identities,
-            "options": {k: list(v) for k, v in profile.options.items()},
+            "options": profile.options(),
             "tree_sample": profile.tree_sample,
         },
         "service": {"url": service.url, "started_here": started_here},

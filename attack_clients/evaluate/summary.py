@@ -8,18 +8,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from attack_clients.evaluate.sweep import ATTACKS, DEFENCES
+from attack_clients.attacks import ATTACKS
+from attack_clients.evaluate.sweep import DEFENCES
 
-SHORT_ATTACK = {
-    "mi-face-bb": "bb",
-    "mi-face-bb-mean": "bb-mean",
-    "mi-face-wb": "wb",
-    "extract-invert": "ext",
-    "decoder": "dec",
-    "tree-map": "map",
-    "tree-wbwc": "wbwc",
-}
 MEASURE = {"face": "evaluator top-1", "tree": "precision of 'yes' on training targets ('-': never said yes)"}
+
+
+def _short_attack(attack: str) -> str:
+    return ATTACKS[attack].short if attack in ATTACKS else attack
 
 
 def _short_model(model: str) -> str:
@@ -29,7 +25,7 @@ def _short_model(model: str) -> str:
 def success_table(rows: Sequence[Mapping[str, Any]], family: str) -> Table | None:
     """Defences down, attack x model across; green where the attack beats chance."""
     by_cell = {(r["attack"], r["model"], r["defence"]): r for r in rows}
-    order = [a.name for a in ATTACKS if a.family == family]
+    order = [name for name, attack in ATTACKS.items() if attack.family == family]
     pairs = sorted(
         {(r["attack"], r["model"]) for r in rows if r["family"] == family}, key=lambda p: (order.index(p[0]), p[1])
     )
@@ -38,7 +34,7 @@ def success_table(rows: Sequence[Mapping[str, Any]], family: str) -> Table | Non
     table = Table(title=f"{family} attacks: {MEASURE[family]}; green = above chance")
     table.add_column("defence")
     for attack, model in pairs:
-        table.add_column(f"{SHORT_ATTACK.get(attack, attack)} {_short_model(model)}", justify="right")
+        table.add_column(f"{_short_attack(attack)} {_short_model(model)}", justify="right")
     for defence in DEFENCES:
         cells = []
         for attack, model in pairs:

@@ -1,4 +1,4 @@
-"""The evaluation grid: defences x attacks x models, and the profiles that size each cell.
+"""The evaluation grid: defences x attacks (``attacks.ATTACKS``) x models, and the profiles that size each cell.
 
 Every profile runs every defence (a profile only changes how much work one cell
 does), so quick and full answer the same question at different precision.
@@ -10,6 +10,9 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from attack_clients.attacks import ATTACKS, Attack, Params
+from attack_clients.attacks.base import as_arguments
 
 ROUNDING = (0.001, 0.005, 0.01, 0.05)
 """The rounding levels of the 2015 study's countermeasure experiments."""
@@ -50,81 +53,63 @@ DEFENCES: tuple[Defence, ...] = (
 
 
 @dataclass(frozen=True)
-class Attack:
-    """One attack as the CLI runs it.
-
-    ``white_box`` attacks make no prediction query (they download the model), so
-    an output defence cannot reach them; see ``cells`` for how that is checked.
-    """
-
-    name: str
-    family: str
-    command: tuple[str, ...]
-    white_box: bool
-    title: str
-
-
-ATTACKS: tuple[Attack, ...] = (
-    Attack("mi-face-bb", "face", ("mi-face",), False, "MI-Face black-box (zeroth-order)"),
-    Attack(
-        "mi-face-bb-mean",
-        "face",
-        ("mi-face", "--start", "mean-face"),
-        False,
-        "MI-Face black-box from the mean face of other people",
-    ),
-    Attack("mi-face-wb", "face", ("mi-face", "--white-box", "--dialect", "bigml"), True, "MI-Face white-box"),
-    Attack("extract-invert", "face", ("extract-invert",), False, "Extraction, then white-box MI-Face"),
-    Attack("decoder", "face", ("decoder",), False, "Decoder inversion (Yang et al. 2019)"),
-    Attack("tree-map", "tree", ("tree-map",), False, "Tree black-box MAP (2014)"),
-    Attack("tree-wbwc", "tree", ("tree-wbwc",), True, "Tree white-box with counts (2015)"),
-)
-ATTACK_BY_NAME = {attack.name: attack for attack in ATTACKS}
-
-
-@dataclass(frozen=True)
 class Profile:
-    """How much work one cell does: identities, per-attack CLI options, tree targets.
+    """How much work one cell does: identities, each attack's parameters, tree targets.
 
-    ``attack_models`` narrows the face models of the attacks it names (the
-    others attack every model in ``face_models``).
+    ``params`` holds the attacks whose parameters differ from their registry
+    entry's, checked on construction (a wrong attack or parameter type fails on
+    import, not in a cell). ``attack_models`` narrows the face models of the
+    attacks it names (the others attack every model in ``face_models``).
     """
 
     name: str
     face_models: tuple[str, ...]
     identities: int | None
-    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    params: Mapping[str, Params] = field(default_factory=dict)
     tree_sample: int | None = None
     attack_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def arguments(self, attack: Attack) -> tuple[str, ...]:
-        return self.options.get(attack.name, ())
+    def __post_init__(self) -> None:
+        for name, params in self.params.items():
+            expected = ATTACKS[name].command.params
+            if type(params) is not expected:
+                raise TypeError(f"profile {self.name}: {name} takes {expected.__name__}, not {type(params).__name__}")
+
+    def params_for(self, attack: Attack) -> Params:
+        return self.params.get(attack.name, attack.params)
+
+    def options(self) -> dict[str, list[str]]:
+        """Each tuned attack's command-line flags beyond its registry entry's (for the report)."""
+        return {name: as_arguments(params, ATTACKS[name].params) for name, params in self.params.items()}
 
     def attacks(self, attack: Attack, model: str) -> bool:
         """Is ``model`` a target of ``attack`` in this profile?"""
         return attack.family == "tree" or model in self.attack_models.get(attack.name, self.face_models)
 
 
-def _args(line: str) -> tuple[str, ...]:
-    return tuple(line.split())
+def _tuned(changes: Mapping[str, Mapping[str, Any]]) -> dict[str, Params]:
+    """Each named attack's registry parameters with the given changes."""
+    return {name: ATTACKS[name].tuned(**fields) for name, fields in changes.items()}
 
 
-PAPER_MI_FACE = _args("--iterations 5000 --beta 100 --gamma 0.99 --lam 0.1")
+PAPER_MI_FACE = {"iterations": 5000, "beta": 100, "gamma": 0.99, "lam": 0.1}
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
         FACE_MODELS[:1],
         identities=5,
-        options={
-            "mi-face-bb": _args("--iterations 150"),
-            "mi-face-bb-mean": _args("--iterations 150"),
-            "mi-face-wb": _args("--iterations 300"),
-            # Equation solving needs d + 1 = 10305 queries and a 10305-square least squares
-            # (about a minute and 4 GB per cell): quick extracts a surrogate from 1000 queries.
-            "extract-invert": _args("--method surrogate --surrogate-queries 1000 --rounds 1 --iterations 300"),
-            "decoder": _args("--epochs 30 --augment 2"),
-        },
+        params=_tuned(
+            {
+                "mi-face-bb": {"iterations": 150},
+                "mi-face-bb-mean": {"iterations": 150},
+                "mi-face-wb": {"iterations": 300},
+                # Equation solving needs d + 1 = 10305 queries and a 10305-square least squares
+                # (about a minute and 4 GB per cell): quick extracts a surrogate from 1000 queries.
+                "extract-invert": {"method": "surrogate", "surrogate_queries": 1000, "rounds": 1, "iterations": 300},
+                "decoder": {"epochs": 30, "augment": 2},
+            }
+        ),
         tree_sample=400,
     ),
     "full": Profile(
@@ -134,7 +119,7 @@ PROFILES: dict[str, Profile] = {
         # PROCESS-DAE (the only PROCESS white-box MI-Face runs) every 50 steps, not every step: run
         # every step, the non-local-means clean-up undoes each step's progress, Algorithm 1's β-window
         # stops the descent within a few hundred steps, and top-1 was 0.075 (0.90 every 50 steps).
-        options={"mi-face-wb": (*PAPER_MI_FACE, "--process-every", "50"), "extract-invert": PAPER_MI_FACE},
+        params=_tuned({"mi-face-wb": {**PAPER_MI_FACE, "process_every": 50}, "extract-invert": PAPER_MI_FACE}),
         # The query-based face attacks sweep every defence on softmax regression (the model
         # equation-solving extraction applies to); white-box MI-Face runs on all three models.
         attack_models={
@@ -145,13 +130,15 @@ PROFILES: dict[str, Profile] = {
         "tiny",
         FACE_MODELS[:1],
         identities=2,
-        options={
-            "mi-face-bb": _args("--iterations 3"),
-            "mi-face-bb-mean": _args("--iterations 3"),
-            "mi-face-wb": _args("--iterations 5"),
-            "extract-invert": _args("--method surrogate --surrogate-queries 100 --rounds 1 --iterations 5"),
-            "decoder": _args("--epochs 1 --augment 0"),
-        },
+        params=_tuned(
+            {
+                "mi-face-bb": {"iterations": 3},
+                "mi-face-bb-mean": {"iterations": 3},
+                "mi-face-wb": {"iterations": 5},
+                "extract-invert": {"method": "surrogate", "surrogate_queries": 100, "rounds": 1, "iterations": 5},
+                "decoder": {"epochs": 1, "augment": 0},
+            }
+        ),
         tree_sample=25,
     ),
 }
@@ -184,7 +171,7 @@ def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
     models = models_for(profile, available)
     return [
         Cell(attack, model, defence)
-        for attack in ATTACKS
+        for attack in ATTACKS.values()
         for model in models[attack.family]
         if profile.attacks(attack, model)
         for defence in DEFENCES

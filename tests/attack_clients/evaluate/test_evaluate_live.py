@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from attack_clients.attacks import ATTACKS
 from attack_clients.cli import main
 from attack_clients.evaluate.run import Options, evaluate
 from attack_clients.evaluate.service import local_service
-from attack_clients.evaluate.sweep import ATTACKS, DEFENCES, FACE_MODELS, FALLBACK_TREE, PROFILES, TREE_MODELS
+from attack_clients.evaluate.sweep import DEFENCES, FACE_MODELS, FALLBACK_TREE, PROFILES, TREE_MODELS
 
 SLICE = (
     "tree-map.*.none",
@@ -40,7 +41,7 @@ def test_every_output_is_written(evaluated) -> None:
     summary = json.loads((out / "results.json").read_text())
     finished = summary["finished_cells"]
     assert len(summary["run"]["computed"]) == finished == len(summary["cells"]) >= len(SLICE)
-    face_attacks = sum(attack.family == "face" for attack in ATTACKS)
+    face_attacks = sum(attack.family == "face" for attack in ATTACKS.values())
     assert summary["grid_cells"] == len(DEFENCES) * (face_attacks + 2 * len(summary["models"]["tree"])) > finished
     with open(out / "results.csv") as handle:
         assert len(list(csv.DictReader(handle))) == finished

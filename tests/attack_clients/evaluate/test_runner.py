@@ -3,14 +3,11 @@ defended white-box cells wait for (and receive) their undefended cell."""
 
 from __future__ import annotations
 
-import sys
-import threading
 from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
-from attack_clients.evaluate.capture import captured
 from attack_clients.evaluate.cells import CellOutcome, CellTask
 from attack_clients.evaluate.runner import reference_key, run_cells
 from attack_clients.evaluate.store import ResultStore
@@ -102,26 +99,6 @@ def test_a_reused_result_gets_the_reference_cells_reconstructions(tmp_path: Path
     store = ResultStore(tmp_path)
     run_cells(cells, store, make_task, InlinePool(), reuse)
     assert (store.files(cells[1].key) / "recon-3.png").read_bytes() == b"face"
-
-
-def test_capture_keeps_each_threads_output_and_restores_the_streams() -> None:
-    before = sys.stdout
-    seen: dict[str, str] = {}
-    barrier = threading.Barrier(2)
-
-    def job(name: str) -> None:
-        with captured() as log:
-            barrier.wait()
-            print(name)
-            barrier.wait()
-        seen[name] = log.getvalue()
-
-    threads = [threading.Thread(target=job, args=(n,)) for n in ("a", "b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert seen == {"a": "a\n", "b": "b\n"} and sys.stdout is before
 
 
 def test_a_folder_holds_one_profile(tmp_path: Path) -> None:

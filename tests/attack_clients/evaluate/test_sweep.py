@@ -6,13 +6,16 @@ import re
 
 import pytest
 
+from attack_clients.attacks import ATTACKS
+from attack_clients.attacks.mi_face import MiFaceParams
 from attack_clients.evaluate.sweep import (
-    ATTACKS,
     DEFENCES,
     FACE_MODELS,
+    PAPER_MI_FACE,
     PROFILES,
     ROUNDING,
     TREE_MODELS,
+    Profile,
     grid,
     models_for,
 )
@@ -37,7 +40,7 @@ def test_the_defences_are_the_ones_the_brief_names() -> None:
 def test_every_profile_runs_every_defence_for_every_attack_and_model(profile: str, served: list[str]) -> None:
     cells = grid(PROFILES[profile], served)
     pairs = {(c.attack.name, c.model) for c in cells}
-    assert {a.name for a, _ in ((c.attack, c) for c in cells)} == {a.name for a in ATTACKS}
+    assert {c.attack.name for c in cells} == set(ATTACKS)
     for attack, model in pairs:
         assert [c.defence for c in cells if (c.attack.name, c.model) == (attack, model)] == list(DEFENCES)
     assert len({c.key for c in cells}) == len(cells)
@@ -65,11 +68,22 @@ def test_models_per_profile_and_the_no_data_fallback() -> None:
 def test_full_uses_all_identities_and_the_papers_white_box_settings() -> None:
     full = PROFILES["full"]
     assert full.identities is None
-    white_box = next(a for a in ATTACKS if a.name == "mi-face-wb")
-    assert full.arguments(white_box) == (
-        "--iterations", "5000", "--beta", "100", "--gamma", "0.99", "--lam", "0.1", "--process-every", "50"
-    )  # fmt: skip
+    white_box = full.params_for(ATTACKS["mi-face-wb"])
+    assert white_box == MiFaceParams(white_box=True, iterations=5000, beta=100, gamma=0.99, lam=0.1, process_every=50)
+    assert PAPER_MI_FACE == {"iterations": 5000, "beta": 100, "gamma": 0.99, "lam": 0.1}
+    assert full.options()["mi-face-wb"] == ["--iterations", "5000", "--process-every", "50"]
     assert PROFILES["quick"].identities == 5
+
+
+def test_a_mistyped_setting_fails_when_the_profile_is_written() -> None:
+    with pytest.raises(TypeError, match="iterations"):
+        ATTACKS["mi-face-bb"].tuned(iterations="150")
+    with pytest.raises(ValueError, match="surrogate"):
+        ATTACKS["extract-invert"].tuned(method="surogate")
+    with pytest.raises(TypeError, match="itertions"):
+        ATTACKS["mi-face-bb"].tuned(itertions=150)
+    with pytest.raises(TypeError, match="MiFaceParams"):
+        Profile("bad", ("faces-softmax",), 2, params={"decoder": MiFaceParams()})
 
 
 def test_cell_keys_make_valid_usernames_with_a_run_suffix() -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from attack_clients import cli_faces
+from attack_clients.attacks import Target
+from attack_clients.cli import main
 from attack_clients.clients import DownloadForbidden
 from attack_clients.oracle import LocalOracle
 
@@ -41,11 +41,8 @@ class NoDownloadClient(LocalOracle):
 
 
 def run(argv: list[str], client: FakeClient | NoDownloadClient, monkeypatch) -> int:
-    monkeypatch.setattr(cli_faces, "client_from_args", lambda args: client)
-    parser = argparse.ArgumentParser()
-    cli_faces.register(parser.add_subparsers(dest="attack", required=True))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    monkeypatch.setattr(Target, "connect", lambda self, dialect=None: client)
+    return main(argv)
 
 
 def common(out: Path) -> list[str]:
@@ -78,6 +75,13 @@ def test_mi_face_white_box_all_labels_and_refused_download(tmp_path: Path, digit
     assert len(results["per_label"]) == 10
     assert len(list(tmp_path.glob("recon-*.png"))) == 10
     assert run(argv, FakeClient(digits_target, downloadable=False), monkeypatch) == 2
+
+
+def test_labels_outside_the_model_are_refused(tmp_path: Path, digits_target, monkeypatch, capsys) -> None:
+    argv = ["mi-face", *common(tmp_path), "--labels", "0,10", "--no-eval"]
+    assert run(argv, FakeClient(digits_target), monkeypatch) == 2
+    assert "labels must be in 0..9" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
 
 
 def test_white_box_without_a_download_points_at_bigml(tmp_path: Path, digits_target, monkeypatch, capsys) -> None:

@@ -1,0 +1,29 @@
+"""Every attack, registered once: the CLI builds its commands and the evaluation its grid from ``ATTACKS``.
+
+Adding an attack: a module here with its ``Params``, ``run`` and ``Attack``
+entry, and one line below (see docs/contract.md, "Adding an attack").
+"""
+
+from __future__ import annotations
+
+from attack_clients.attacks import decoder, extract_invert, mi_face, tree_map, tree_wbwc
+from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResult, Command, Params, Target
+
+ATTACKS: dict[str, Attack] = {
+    attack.name: attack
+    for attack in (
+        mi_face.BLACK_BOX,
+        mi_face.FROM_MEAN_FACE,
+        mi_face.WHITE_BOX,
+        extract_invert.ATTACK,
+        decoder.ATTACK,
+        tree_map.ATTACK,
+        tree_wbwc.ATTACK,
+    )
+}
+"""In the evaluation's order: costly families first (better packing on few workers)."""
+
+COMMANDS: dict[str, Command] = {attack.command.name: attack.command for attack in ATTACKS.values()}
+"""The ``python -m attack_clients`` verbs, one per attack module."""
+
+__all__ = ["ATTACKS", "COMMANDS", "Attack", "AttackNotApplicable", "AttackResult", "Command", "Params", "Target"]
