@@ -6,7 +6,9 @@ import sys
 
 bind = [os.environ.get("MLAAS_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("MLAAS_WORKERS", "2"))
-worker_class = "gthread"
+# gthread, with a read timeout (MLAAS_READ_TIMEOUT) and a bound on the threads slow clients hold:
+# see slow_clients.py and the README's "Reliability".
+worker_class = "slow_clients.GuardedThreadWorker"
 threads = int(os.environ.get("MLAAS_THREADS", "4"))
 timeout = 300
 graceful_timeout = 30
