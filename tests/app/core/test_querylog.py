@@ -71,6 +71,24 @@ def test_a_row_is_on_disk_when_record_returns(tmp_path: Path) -> None:
     assert logged_rows(engine) == 7
 
 
+def test_any_model_name_and_a_missing_user_come_back_as_they_were(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}")
+    log = QueryLog(engine, flush_seconds=3600)
+    name = 'a\nb\rc\x00d\u2028e"f\\g\té \U0001f600'
+    entry = QueryRecord(None, name, "bigml", 2, 404, 1.5e-05, 1765000000.123456)
+    log.record(entry)
+    log.record(QueryRecord(7, None, "v2", 0, 401, 0.25, 1765000001.0))
+    assert log.flush() == 2
+    with engine.connect() as conn:
+        rows = conn.execute(select(query_log).order_by(query_log.c.id)).all()
+    assert [tuple(row)[1:8] for row in rows] == [
+        (None, name, "bigml", 2, 404, 1.5e-05, 1765000000.123456),
+        (7, None, "v2", 0, 401, 0.25, 1765000001.0),
+    ]
+    assert {row.worker for row in rows} == {os.getpid()}
+    log.close()
+
+
 def test_a_row_written_in_part_is_taken_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A disk that fills up mid-row: the request fails, and the next row is not glued to the torn one."""
     engine = make_engine(f"sqlite:///{tmp_path / 'log.sqlite3'}")
