@@ -15,7 +15,12 @@ from app.core.limits import Limits
 from app.core.querylog import QueryLog
 from app.core.registry import Registry
 from app.core.service import Services, install_query_logging
+from app.dialects import admin, azure, bigml, inference
+from app.dialects.dialect import Dialect
 from app.openapi import make_api
+
+DIALECTS: tuple[Dialect, ...] = (admin.DIALECT, bigml.DIALECT, azure.DIALECT, inference.DIALECT)
+"""Every wire dialect the service speaks: its routes and, under its URL prefixes, its error format."""
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -44,10 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     install_query_logging(app)
     api = make_api(app)
-    from app.dialects import admin, azure, bigml, inference
-
-    for module in (admin, bigml, azure, inference):
-        api.register_blueprint(module.blp)
+    for dialect in DIALECTS:
+        api.register_blueprint(dialect.blueprint)
     app.register_blueprint(web.bp)
-    errors.install(app)
+    errors.install(app, tuple(entry for dialect in DIALECTS for entry in dialect.renderers))
     return app

@@ -9,21 +9,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from app.core.errors import ApiError, BadRequest, InternalError, RequestTimeout, from_http_status
 
 Renderer = Callable[[ApiError], Response]
-_renderers: list[tuple[tuple[str, ...], Renderer]] = []
+Renderers = tuple[tuple[tuple[str, ...], Renderer], ...]
+"""Each entry claims the paths starting with one of its prefixes for its renderer's format."""
 DRAIN_LIMIT = 1024 * 1024 * 1024
+RENDERERS_KEY = "mlaas_error_renderers"
 log = logging.getLogger(__name__)
-
-
-def register_renderer(prefixes: tuple[str, ...], renderer: Renderer) -> None:
-    """A dialect claims the paths starting with ``prefixes`` for its error format."""
-    _renderers.append((prefixes, renderer))
 
 
 def generic_error(err: ApiError) -> Response:
@@ -33,7 +30,8 @@ def generic_error(err: ApiError) -> Response:
 
 
 def render(err: ApiError) -> Response:
-    renderer = next((r for prefixes, r in _renderers if request.path.startswith(prefixes)), generic_error)
+    renderers: Renderers = current_app.extensions[RENDERERS_KEY]
+    renderer = next((r for prefixes, r in renderers if request.path.startswith(prefixes)), generic_error)
     response = renderer(err)
     response.status_code = err.status
     if err.retry_after is not None:
@@ -62,7 +60,9 @@ def malformed_body(err: Exception) -> Response:
     return render(BadRequest(f"the request body is malformed or cut short: {err}"))
 
 
-def install(app: Flask) -> None:
+def install(app: Flask, renderers: Renderers) -> None:
+    """Route every error of ``app`` to the renderer of its path's dialect (JSON ``{"error"}`` elsewhere)."""
+    app.extensions[RENDERERS_KEY] = renderers
     app.register_error_handler(TimeoutError, client_timeout)
     app.register_error_handler(NoMoreData, malformed_body)
     app.register_error_handler(ParseException, malformed_body)

@@ -14,8 +14,11 @@ from app.core.errors import BadRequest
 from app.core.service import bearer_key, services
 from app.core.utility import utility_under
 from app.dialects.common import json_body, json_object, reject_unknown
+from app.dialects.dialect import Dialect
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operator endpoints (admin key only)")
+
+DIALECT = Dialect(blp)
 
 LIMIT_FIELDS = {"row_budget", "rate_limit"}
 

@@ -34,7 +34,7 @@ from app.core.accounts import Principal
 from app.core.errors import ApiError, BadRequest
 from app.core.service import Prediction, bearer_key, prediction_endpoint, services
 from app.dialects.common import json_object, reject_unknown
-from app.errors import register_renderer
+from app.dialects.dialect import Dialect
 from app.zoo.base import ServedModel
 
 blp = Blueprint("azure", __name__, description="Azure ML classic request-response service and online endpoints")
@@ -97,8 +97,7 @@ def _render_online(err: ApiError) -> Response:
     return _json({"error": {"code": code, "message": err.message}}, err.status)
 
 
-register_renderer(("/workspaces",), _render_classic)
-register_renderer(("/score",), _render_online)
+DIALECT = Dialect(blp, ((("/workspaces",), _render_classic), (("/score",), _render_online)))
 
 
 # --- classic request-response service -------------------------------------------------------

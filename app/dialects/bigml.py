@@ -82,7 +82,7 @@ from app.core.service import Prediction, Services, bearer_key, prediction_endpoi
 from app.core.uploads import DatasetRecord, Uploads, check_name, decode_csv, rows_to_csv
 from app.dialects import bigml_resources as res
 from app.dialects.common import json_object
-from app.errors import register_renderer
+from app.dialects.dialect import Dialect
 from app.zoo import MISSING_TOKENS
 from app.zoo.base import Field, ServedModel
 
@@ -136,7 +136,7 @@ def render_error(err: ApiError) -> Response:
     return _json({"code": err.status, "status": {"code": code, "message": err.message, "extra": extra}}, err.status)
 
 
-register_renderer(("/andromeda", "/prediction"), render_error)
+DIALECT = Dialect(blp, ((("/andromeda", "/prediction"), render_error),))
 
 
 # --- request parsing ------------------------------------------------------------------

@@ -32,7 +32,7 @@ from app.core.errors import ApiError, BadRequest, NotFound, PayloadTooLarge
 from app.core.service import Prediction, bearer_key, prediction_endpoint, services
 from app.dialects import tensors
 from app.dialects.common import json_object, reject_unknown, request_body
-from app.errors import register_renderer
+from app.dialects.dialect import Dialect
 from app.zoo.base import ServedModel
 
 blp = Blueprint(
@@ -58,7 +58,7 @@ def _render_error(err: ApiError) -> Response:
     return _json({"error": err.message}, err.status)
 
 
-register_renderer(("/v2", "/v1"), _render_error)
+DIALECT = Dialect(blp, ((("/v2", "/v1"), _render_error),))
 
 
 def _model(name: str, version: str | None) -> tuple[Principal, ServedModel]:
