@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from app import bootstrap, errors, web
+from app import bootstrap, errors, transport, web
 from app.config import INSTANCE_PATH, from_environment
 from app.core.accounts import Accounts
 from app.core.defense_config import DefenseConfig
@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_PATH))
     INSTANCE_PATH.mkdir(parents=True, exist_ok=True)
     app.config.update(from_environment(INSTANCE_PATH, config))
+    transport.check()
     settings = app.config
 
     engine = bootstrap.prepare_database(settings)

@@ -65,7 +65,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -73,8 +73,6 @@ import orjson
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
-from werkzeug.datastructures import Headers
-from werkzeug.urls import iri_to_uri
 
 from app.core.accounts import Principal
 from app.core.errors import ApiError, BadRequest, NotFound, Unauthorized
@@ -83,11 +81,9 @@ from app.core.uploads import DatasetRecord, Uploads, check_name, decode_csv, row
 from app.dialects import bigml_resources as res
 from app.dialects.common import json_object
 from app.dialects.dialect import Dialect
+from app.transport import located
 from app.zoo import MISSING_TOKENS
 from app.zoo.base import Field, ServedModel
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
 
 blp = Blueprint("bigml", __name__, description="BigML's andromeda API: models, deepnets, uploads, predictions")
 # OpenAPI: BigML's ?username=&api_key= (the ``bigml`` scheme), or a bearer key.
@@ -695,64 +691,12 @@ def _predict() -> ResponseReturnValue:
     out = prediction_json(model, ids, prediction, echo, body)
     if model.kind == "tree":
         out["prediction_path"] = _path(svc, model, prediction, record)
-    root, uri_root = _url_root()
-    path = f"andromeda/{out['resource']}"
-    response = _LocatedResponse(
-        orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY), 201, {"Location": root + path}, "application/json"
+    return located(
+        request._get_current_object(),  # type: ignore[attr-defined]
+        orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY),
+        201,
+        f"andromeda/{out['resource']}",
     )
-    if uri_root is not None:
-        response.location_uri = uri_root + path
-    return response
-
-
-class _LocatedResponse(Response):
-    """A response whose ``Location`` may come already converted to a URI (``location_uri``).
-
-    werkzeug converts ``Location`` with ``iri_to_uri`` on every response (a URL parse,
-    three quotes and an IDNA encoding of the host), which costs a single-row prediction
-    more than its tree walk; the prediction's Location is its request's URL root plus
-    a path of hex digits, so the conversion is done once per root (``_url_root``).
-    """
-
-    location_uri: str | None = None
-
-    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
-        uri = self.location_uri
-        if uri is None:
-            return super().get_wsgi_headers(environ)
-        location = self.headers.pop("Location")
-        try:
-            headers = super().get_wsgi_headers(environ)
-        finally:
-            self.headers["Location"] = location
-        headers["Location"] = uri
-        return headers
-
-
-_url_roots: dict[tuple[Any, ...], tuple[str, str | None]] = {}
-LOCATION_PROBE = "andromeda/prediction/" + "0" * 24
-
-
-def _url_root() -> tuple[str, str | None]:
-    """``request.url_root`` and, when appending a hex path to it commutes with werkzeug's
-    ``iri_to_uri``, that root as a URI; remembered by what the root is computed from."""
-    req = request._get_current_object()  # type: ignore[attr-defined]
-    trusted = req.trusted_hosts
-    key = (
-        req.scheme, req.server, req.root_path, req.environ.get("HTTP_HOST"),
-        None if trusted is None else tuple(trusted),
-    )
-    cached = _url_roots.get(key)
-    if cached is None:
-        root = req.url_root
-        uri_root: str | None = iri_to_uri(root)
-        if iri_to_uri(root + LOCATION_PROBE) != f"{uri_root}{LOCATION_PROBE}":
-            uri_root = None
-        cached = (root, uri_root)
-        if len(_url_roots) >= CACHE_MAX:
-            _url_roots.clear()
-        _url_roots[key] = cached
-    return cached
 
 
 @blp.route("/prediction", methods=["POST"], endpoint="prediction")

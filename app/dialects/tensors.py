@@ -19,11 +19,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import orjson
-from gunicorn.http.body import Body, LengthReader
-from gunicorn.http.unreader import SocketUnreader
 
 from app.core.errors import BadRequest
 from app.dialects.common import loads
+from app.transport import fill
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BYTES = "BYTES"
@@ -49,8 +48,6 @@ _DECIMAL = re.compile(r"[0-9]{1,18}")
 ALIGNMENT = 64
 # An empty tensor's other dimensions, multiplied: far beyond any model, well within numpy's reach.
 MAX_ELEMENTS = 1 << 40
-READ_STEP = 1 << 20
-SOCKET_STEP = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -97,57 +94,13 @@ def read_aligned(stream: BinaryIO, length: int, offset: int) -> memoryview:
 
     With ``offset`` the JSON header length, the binary tensor that follows is aligned:
     numpy's matmul and reductions run markedly faster over an aligned view (the
-    prediction got about a third slower on an unaligned one). Under gunicorn the bytes
-    come straight from the socket into the buffer: its body stream copies each byte
-    five or six times on the way, which took half of a worker's CPU time for a
-    512-row request (14 ms; 5 ms from the socket).
+    prediction got about a third slower on an unaligned one).
     """
     buffer = np.empty(length + ALIGNMENT, dtype=np.uint8)
     start = (-(buffer.ctypes.data + offset)) % ALIGNMENT
     view = memoryview(buffer)[start : start + length]
-    if _untouched_gunicorn_body(stream, length):
-        _receive(stream, view)
-    else:
-        filled = 0
-        while filled < length:
-            chunk = stream.read(min(READ_STEP, length - filled))
-            if not chunk:
-                raise BadRequest(f"the body ended after {filled} of its {length} bytes")
-            view[filled : filled + len(chunk)] = chunk
-            filled += len(chunk)
+    fill(stream, view)
     return view
-
-
-def _untouched_gunicorn_body(stream: BinaryIO, length: int) -> bool:
-    """gunicorn's stream of a Content-Length body over a socket, not read from yet."""
-    return (
-        isinstance(stream, Body)
-        and isinstance(stream.reader, LengthReader)
-        and isinstance(stream.reader.unreader, SocketUnreader)
-        and stream.reader.length == length
-        and stream.buf.tell() == 0
-    )
-
-
-def _receive(stream: Body, view: memoryview) -> None:
-    """The body from gunicorn's read-ahead, then ``recv_into`` the rest; gunicorn then sees it consumed.
-
-    Read-ahead beyond the body (a pipelined next request) goes back to gunicorn.
-    """
-    reader = stream.reader
-    unreader = reader.unreader
-    ahead = unreader.take_buffered()
-    filled = min(len(ahead), len(view))
-    view[:filled] = ahead[:filled]
-    if len(ahead) > filled:
-        unreader.unread(ahead[filled:])
-    while filled < len(view):
-        received = unreader.sock.recv_into(view[filled:], min(len(view) - filled, SOCKET_STEP))
-        if not received:
-            reader.length = 0
-            raise BadRequest(f"the body ended after {filled} of its {len(view)} bytes")
-        filled += received
-    reader.length = 0
 
 
 def header_length(raw: str | None) -> int | None:
