@@ -25,6 +25,7 @@ or only deletes it when its name shows the rows are already in.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -173,10 +174,14 @@ class QueryLog:
         self._thread.start()
 
     def _open_segment(self) -> Segment:
-        self.directory.mkdir(parents=True, exist_ok=True)
         stem = f"{os.getpid()}-{time.time_ns()}-{secrets.token_hex(4)}"
         temporary = self.directory / f"{stem}.tmp"
-        fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+        try:
+            fd = os.open(temporary, flags, 0o600)
+        except FileNotFoundError:  # not made yet, or removed by a process closing its log
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temporary, flags, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
         path = self.directory / f"{stem}.wal"
         os.rename(temporary, path)  # replayers look at *.wal only, so none sees it before it is locked
@@ -300,3 +305,5 @@ class QueryLog:
                         segment.path.unlink(missing_ok=True)
                     segment.release()
             self._segment, self._closed, self._pid = None, [], None
+        with contextlib.suppress(OSError):  # still in use, or holding what the database refused
+            self.directory.rmdir()

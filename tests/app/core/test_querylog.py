@@ -69,6 +69,7 @@ def test_a_row_is_on_disk_when_record_returns(tmp_path: Path) -> None:
     assert b'"faces-softmax","v2",7,200' in segment.read_bytes()
     log.close()
     assert logged_rows(engine) == 7
+    assert not log.directory.exists(), "an empty folder is not left behind"
 
 
 def test_any_model_name_and_a_missing_user_come_back_as_they_were(tmp_path: Path) -> None:
