@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, current_app, jsonify, request
 from gunicorn.http.errors import NoMoreData, ParseException
-from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from app.core.errors import ApiError, BadRequest, InternalError, RequestTimeout, from_http_status
 
@@ -82,7 +82,10 @@ def install(app: Flask, renderers: Renderers) -> None:
             if isinstance(err.__context__, TimeoutError):
                 return client_timeout(err.__context__)
             return malformed_body(err.__context__ or err)
-        return render(from_http_status(err.code or 400, err.description or err.name))
+        response = render(from_http_status(err.code or 400, err.description or err.name))
+        if isinstance(err, MethodNotAllowed) and err.valid_methods:
+            response.headers["Allow"] = ", ".join(err.valid_methods)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception) -> Response:

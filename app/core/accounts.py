@@ -109,6 +109,8 @@ class Accounts:
 
     def set_limits(self, username: str, changes: dict[str, int | None]) -> None:
         self.user_id(username)
+        if not changes:
+            return
         with self.engine.begin() as conn:
             conn.execute(users.update().where(users.c.username == username).values(**changes))
         with self._lock:
