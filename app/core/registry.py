@@ -70,7 +70,7 @@ class Registry:
     def downloadable_cached(self, model: ServedModel) -> bool:
         """``downloadable``, remembered per worker for ``FLAG_CACHE_SECONDS``: for the
         per-prediction hot path (BigML's prediction path), never for the download itself."""
-        key = model.metadata.get("upload_id") or model.name
+        key = model.upload_id or model.name
         now = time.monotonic()
         cached = self._flags.get(key)
         if cached is None or now - cached[0] > FLAG_CACHE_SECONDS:
@@ -88,7 +88,7 @@ class Registry:
             else:
                 flag = conn.execute(
                     select(uploaded_models.c.downloadable).where(
-                        uploaded_models.c.id == model.metadata["upload_id"]
+                        uploaded_models.c.id == model.upload_id
                     )
                 ).scalar()
         return True if flag is None else bool(flag)

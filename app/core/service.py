@@ -7,7 +7,6 @@ logged by an ``after_request`` hook from what the request left in ``g.query``.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +23,6 @@ from app.core.limits import Limits
 from app.core.querylog import QueryLog, QueryRecord
 from app.core.registry import Registry
 from app.zoo.base import InputError, ServedModel
-from app.zoo.images import in_unit_interval
-
-SMALL_BATCH = 8
-"""Up to this many rows, checks run in plain Python rather than numpy."""
 
 
 @dataclass
@@ -113,21 +108,10 @@ class Services:
             raise BadRequest(f"at most {self.max_rows} rows per request, got {rows}")
         if cols != model.n_features:
             raise BadRequest(f"model {model.name!r} takes {model.n_features} features per row, got {cols}")
-        if model.kind == "image":
-            if not in_unit_interval(X):
-                if not np.isfinite(X).all():
-                    raise BadRequest("pixel values must be finite numbers (no NaN or infinity)")
-                raise BadRequest("pixel values must lie in [0, 1]")
-        elif _has_infinity(X):
-            raise BadRequest("values must be finite (infinity is not allowed; leave a field out for missing)")
+        problem = model.check_inputs(X)
+        if problem is not None:
+            raise BadRequest(problem)
         return X
-
-
-def _has_infinity(X: np.ndarray) -> bool:
-    if len(X) <= SMALL_BATCH and X.dtype.kind == "f":
-        values = X.ravel().tolist()
-        return math.inf in values or -math.inf in values
-    return bool(np.isinf(X).any())
 
 
 def services() -> Services:

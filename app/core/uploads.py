@@ -240,8 +240,8 @@ class Uploads:
             model = train_tree_from_csv(name, text, objective=objective, owner=principal.username)
         except (InputError, ValueError) as exc:
             raise BadRequest(f"the tree could not be trained: {exc}") from exc
-        model.metadata["upload_id"] = ident
-        model.metadata["columns"] = [c.name for c in dataset.columns]
+        model.upload_id = ident
+        model.columns = [c.name for c in dataset.columns]
         with self.engine.begin() as conn:
             conn.execute(
                 uploaded_models.insert().values(

@@ -245,7 +245,7 @@ def _predict(
     for i, row in enumerate(rows):
         if len(row) != width:
             raise _table_error(f"row {i} has {len(row)} values for {width} columns", table)
-    if model.kind == "image":
+    if model.image_shape is not None:
         return services().predict(principal, model, _pixel_matrix(names, columns, rows, table))
     # the tree parses its own cells: numbers or numeric strings, categories, "" or null for missing
     return services().predict_records(principal, model, [dict(zip(columns, row, strict=True)) for row in rows])

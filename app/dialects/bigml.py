@@ -84,6 +84,7 @@ from app.dialects.dialect import Dialect
 from app.transport import located
 from app.zoo import MISSING_TOKENS
 from app.zoo.base import Field, ServedModel
+from app.zoo.trees import TreeModel
 
 blp = Blueprint("bigml", __name__, description="BigML's andromeda API: models, deepnets, uploads, predictions")
 # OpenAPI: BigML's ?username=&api_key= (the ``bigml`` scheme), or a bearer key.
@@ -274,7 +275,7 @@ def _model(principal: Principal, kind: str, ident: str, svc: Services | None = N
 def _upload_context(principal: Principal, model: ServedModel) -> dict[str, Any]:
     """An uploaded model's creation time, origins and its dataset's field summaries."""
     uploads = _uploads()
-    record = uploads.model(principal, model.metadata["upload_id"])
+    record = uploads.model(principal, model.upload_id)
     dataset = uploads.dataset(principal, record.dataset_id)
     return {
         "created": record.created_at,
@@ -685,12 +686,12 @@ def _predict() -> ResponseReturnValue:
     model = _model(principal, kind, ident, svc)
     ids = res.field_ids(model)
     record, echo = _record(ids, body.get("input_data", {}))
-    if model.kind == "image":
+    if model.image_shape is not None:
         prediction = svc.predict(principal, model, _pixels(model, record))
     else:
         prediction = svc.predict_records(principal, model, [record])
     out = prediction_json(model, ids, prediction, echo, body)
-    if model.kind == "tree":
+    if isinstance(model, TreeModel):
         out["prediction_path"] = _path(svc, model, prediction, record)
     return located(
         request._get_current_object(),  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 Field ids are BigML's: six hex digits by column. A built-in model's inputs are
 numbered in its schema's order and its objective comes last; an uploaded
-model's fields keep the ids of their CSV columns (``metadata["columns"]``), as
+model's fields keep the ids of their CSV columns (``ServedModel.columns``), as
 BigML's do from source to dataset to model.
 
 Trees render as BigML model JSON: nodes in pre-order with their training class
@@ -55,11 +55,11 @@ def builtin_id(name: str) -> str:
 
 
 def kind_of(model: ServedModel) -> str:
-    return "deepnet" if model.kind == "image" else "model"
+    return "deepnet" if model.image_shape is not None else "model"
 
 
 def resource_of(model: ServedModel) -> str:
-    ident = model.metadata["upload_id"] if model.owner is not None else builtin_id(model.name)
+    ident = model.upload_id if model.upload_id is not None else builtin_id(model.name)
     return f"{kind_of(model)}/{ident}"
 
 
@@ -112,7 +112,7 @@ class FieldIds:
 
     def __init__(self, model: ServedModel) -> None:
         names = [f.name for f in model.fields] + [model.objective.name]
-        column = {name: i for i, name in enumerate(model.metadata.get("columns") or names)}
+        column = {name: i for i, name in enumerate(model.columns or names)}
         self.ids = [field_id(column[name]) for name in names]
         self.inputs = self.ids[:-1]
         self.objective = self.ids[-1]
@@ -346,7 +346,7 @@ def listing_entry(
 def deepnet_head(model: ServedModel, created: float) -> dict[str, Any]:
     """A deepnet resource without its network (``stream_deepnet`` adds it)."""
     head = _head(model, created)
-    head["deepnet"] = {"fields": plain_fields(model), "image_shape": list(model.export()["image_shape"])}
+    head["deepnet"] = {"fields": plain_fields(model), "image_shape": list(model.image_shape or ())}
     return head
 
 

@@ -46,7 +46,6 @@ PROBABILITIES = "probabilities"
 LABEL = "label"
 PIXEL_TYPES = ("FP16", "FP32", "FP64")
 EXTENSIONS = ["binary_tensor_data", "classification"]
-PLATFORMS = {"image": "numpy_dense", "tree": "decision_tree"}
 PREDICT_SUFFIX = ":predict"
 INFO_KEYS = ("dataset", "training_rows", "heldout_rows", "heldout_accuracy")
 
@@ -113,9 +112,9 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
     """The v2 model metadata of ``model``, served under ``name``."""
     rows = -1
     parameters: dict[str, Any] = {"kind": model.kind, "classes": list(model.classes)}
-    if model.kind == "image":
+    if model.image_shape is not None:
         inputs = [{"name": PIXELS, "datatype": "FP32", "shape": [rows, model.n_features]}]
-        parameters["image_shape"] = list(model.metadata["image_shape"])
+        parameters["image_shape"] = list(model.image_shape)
     else:
         inputs = [
             {"name": f.name, "datatype": "BYTES" if f.optype == "categorical" else "FP32", "shape": [rows]}
@@ -127,7 +126,7 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
     return {
         "name": name,
         "versions": [VERSION],
-        "platform": PLATFORMS[model.kind],
+        "platform": model.platform,
         "inputs": inputs,
         "outputs": [
             {"name": PROBABILITIES, "datatype": "FP32", "shape": [rows, len(model.classes)]},
@@ -152,8 +151,8 @@ def infer(model_name: str, version: str | None = None) -> ResponseReturnValue:
         tensors.RequestedOutput(name, parsed.binary_default) for name in (PROBABILITIES, LABEL)
     ]
     _check_outputs(wanted)
-    if model.kind == "image":
-        prediction = services().predict(principal, model, _pixels(model, parsed.inputs))
+    if model.image_shape is not None:
+        prediction = services().predict(principal, model, _pixels(model, model.image_shape, parsed.inputs))
     else:
         prediction = services().predict_records(principal, model, _tree_records(model, parsed.inputs))
     header: dict[str, Any] = {"model_name": model_name, "model_version": VERSION}
@@ -209,7 +208,7 @@ def _only(inputs: list[tensors.Tensor], expected: list[str]) -> dict[str, tensor
     return by_name
 
 
-def _pixels(model: ServedModel, inputs: list[tensors.Tensor]) -> np.ndarray:
+def _pixels(model: ServedModel, image: tuple[int, int], inputs: list[tensors.Tensor]) -> np.ndarray:
     """The ``pixels`` tensor as an (n, n_pixels) matrix, a view of the body when it came binary."""
     tensor = _only(inputs, [PIXELS])[PIXELS]
     if tensor.datatype not in PIXEL_TYPES:
@@ -218,7 +217,6 @@ def _pixels(model: ServedModel, inputs: list[tensors.Tensor]) -> np.ndarray:
             f"(divide 8-bit pixels by 255), got {tensor.datatype}"
         )
     shape = tensor.shape
-    image = tuple(model.metadata["image_shape"])
     if not (len(shape) == 2 and shape[1] == model.n_features) and not (len(shape) == 3 and shape[1:] == image):
         raise BadRequest(
             f"input {PIXELS!r} must have shape [n, {model.n_features}] or [n, {image[0]}, {image[1]}], "
@@ -309,7 +307,7 @@ def v1_predict(model_name: str) -> ResponseReturnValue:
         prediction = services().predict_records(principal, model, instances)
     elif not all(isinstance(i, list) for i in instances):
         raise BadRequest("instances must be all lists (values in field order) or all objects (keyed by field)")
-    elif model.kind == "image":
+    elif model.image_shape is not None:
         prediction = services().predict(principal, model, _instance_matrix(model, instances))
     else:
         prediction = services().predict_records(principal, model, _positional_records(model, instances))

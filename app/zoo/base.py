@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -58,10 +58,27 @@ class ServedModel(ABC):
     owner: str | None = None
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    """Facts about training (data set, rows, accuracy, timings) shown to operators and evaluators."""
+    upload_id: str | None = None
+    """The id of an uploaded model (None for a built-in)."""
+    columns: list[str] | None = None
+    """An uploaded model's CSV columns in file order (objective included): its fields' ids follow them."""
+    image_shape: tuple[int, int] | None = None
+    """(height, width) when the inputs are the pixels of one image, row-major; None for named fields."""
+
+    platform: ClassVar[str]
+    """What kind of computation serves it, as model metadata names it (v2 ``platform``)."""
 
     @property
     def n_features(self) -> int:
         return len(self.fields)
+
+    @abstractmethod
+    def check_inputs(self, X: np.ndarray) -> str | None:
+        """Why the encoded matrix ``X`` (of the right shape) cannot be predicted, or None if it can.
+
+        Runs on every prediction before the budget is charged, so it is written for speed.
+        """
 
     @abstractmethod
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

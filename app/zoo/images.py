@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -70,10 +70,19 @@ class ImageModel(ServedModel):
     """
 
     layers: list[Layer]
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int]  # type: ignore[assignment]  # never None for an image
     heldout_X: np.ndarray
     heldout_y: np.ndarray
     decoder: list[Layer] = field(default_factory=list)
+
+    platform: ClassVar[str] = "numpy_dense"
+
+    def check_inputs(self, X: np.ndarray) -> str | None:
+        if in_unit_interval(X):
+            return None
+        if not np.isfinite(X).all():
+            return "pixel values must be finite numbers (no NaN or infinity)"
+        return "pixel values must lie in [0, 1]"
 
     @cached_property
     def _pixel_index(self) -> dict[str, int]:

@@ -40,6 +40,8 @@ def write_model(model: ServedModel, file: IO[bytes] | Path) -> None:
         "owner": model.owner,
         "description": model.description,
         "metadata": model.metadata,
+        "upload_id": model.upload_id,
+        "columns": model.columns,
     }
     arrays: dict[str, np.ndarray] = {"heldout_X": model.heldout()[0], "heldout_y": model.heldout()[1]}
     if isinstance(model, TreeModel):
@@ -67,6 +69,9 @@ def read_model(file: IO[bytes] | Path) -> ServedModel:
     header = json.loads(arrays.pop(HEADER).tobytes())
     if header.get("format") != FORMAT_VERSION:
         raise ValueError(f"model format {header.get('format')!r}, expected {FORMAT_VERSION}")
+    metadata = header["metadata"]
+    # Uploads stored before these were typed fields carry them in the metadata.
+    legacy_id, legacy_columns = metadata.pop("upload_id", None), metadata.pop("columns", None)
     common = {
         "name": header["name"],
         "kind": header["kind"],
@@ -75,7 +80,9 @@ def read_model(file: IO[bytes] | Path) -> ServedModel:
         "sensitive": header["sensitive"],
         "owner": header["owner"],
         "description": header["description"],
-        "metadata": header["metadata"],
+        "metadata": metadata,
+        "upload_id": header.get("upload_id") or legacy_id,
+        "columns": header.get("columns") or legacy_columns,
         "heldout_X": arrays["heldout_X"],
         "heldout_y": arrays["heldout_y"],
     }

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -64,6 +64,17 @@ class TreeModel(ServedModel):
     node_counts: np.ndarray
     heldout_X: np.ndarray
     heldout_y: np.ndarray
+
+    platform: ClassVar[str] = "decision_tree"
+
+    def check_inputs(self, X: np.ndarray) -> str | None:
+        """NaN is a missing value; infinity is refused (a split on it would be arbitrary)."""
+        if len(X) <= SMALL_BATCH and X.dtype.kind == "f":
+            values = X.ravel().tolist()
+            infinite = math.inf in values or -math.inf in values
+        else:
+            infinite = bool(np.isinf(X).any())
+        return "values must be finite (infinity is not allowed; leave a field out for missing)" if infinite else None
 
     @cached_property
     def _node_is_categorical(self) -> np.ndarray:

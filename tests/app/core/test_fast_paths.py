@@ -12,16 +12,16 @@ from flask import request
 from werkzeug.urls import iri_to_uri
 
 from app.core.errors import BadRequest
-from app.core.service import _has_infinity
 from app.dialects.bigml_resources import timestamp
 from tests.app.dialects.bigml_helpers import builtin_id, new_user
 from tests.app.zoo.conftest import hand_tree
 
 
-def test_infinity_check_matches_numpy() -> None:
+def test_tree_infinity_check_matches_numpy() -> None:
+    tree = hand_tree()
     for X in (np.array([[1.0, np.inf]]), np.array([[-np.inf, np.nan]]), np.array([[np.nan, 2.0]]),
               np.array([[1.0, 2.0]] * 20), np.array([[1.0, 2.0]] * 19 + [[np.inf, 0.0]]), np.array([[1, 2]])):
-        assert _has_infinity(X) == bool(np.isinf(X).any())
+        assert (tree.check_inputs(X) is not None) == bool(np.isinf(X).any())
 
 
 def test_tree_fast_paths_agree_with_the_general_computation() -> None:

@@ -13,7 +13,8 @@ from tests.app.zoo.conftest import hand_image_model, hand_tree, survey_csv
 
 def _same(a, b) -> None:
     assert type(a) is type(b)
-    for attribute in ("name", "kind", "classes", "fields", "objective", "sensitive", "owner", "description"):
+    for attribute in ("name", "kind", "classes", "fields", "objective", "sensitive", "owner", "description",
+                      "upload_id", "columns", "image_shape"):
         assert getattr(a, attribute) == getattr(b, attribute), attribute
     assert a.metadata == b.metadata
     for x, y in zip(a.heldout(), b.heldout(), strict=True):
@@ -23,7 +24,7 @@ def _same(a, b) -> None:
 
 def test_tree_round_trip_keeps_schema_predictions_and_export() -> None:
     for model in (hand_tree(), train_tree_from_csv("up", survey_csv(), owner="bob", sensitive="color")):
-        model.metadata["upload_id"] = "abc123"
+        model.upload_id, model.columns = "abc123", ["age", "color", "answer"]
         copy = model_from_bytes(model_to_bytes(model))
         assert isinstance(copy, TreeModel)
         _same(model, copy)
@@ -60,3 +61,12 @@ def test_blobs_hold_no_pickles_and_a_wrong_version_is_refused() -> None:
     np.savez(buffer, header=np.frombuffer(header, dtype=np.uint8), **arrays)
     with pytest.raises(ValueError, match="format 99"):
         model_from_bytes(buffer.getvalue())
+
+
+def test_a_blob_with_the_upload_facts_in_its_metadata_reads_them_as_fields() -> None:
+    """Uploads stored before ``upload_id`` and ``columns`` were typed fields kept them in the metadata."""
+    model = hand_tree()
+    model.metadata.update({"upload_id": "abc123", "columns": ["color", "age", "answer"]})
+    copy = model_from_bytes(model_to_bytes(model))
+    assert (copy.upload_id, copy.columns) == ("abc123", ["color", "age", "answer"])
+    assert "upload_id" not in copy.metadata and "columns" not in copy.metadata
