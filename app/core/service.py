@@ -23,6 +23,7 @@ from app.core.limits import Limits
 from app.core.querylog import QueryLog, QueryRecord
 from app.core.registry import Registry
 from app.zoo.base import InputError, ServedModel
+from app.zoo.trees import TreeModel
 
 
 @dataclass
@@ -97,6 +98,16 @@ class Services:
         defended = pipeline.apply(clean, inputs=X, secret=self.noise_secret)
         disclosed = pipeline.to_spec() if self.disclose_defense else None
         return Prediction(model, defended.labels, defended.probabilities, disclosed, inputs=X)
+
+    def disclosed_node(self, model: TreeModel, prediction: Prediction) -> int | None:
+        """The node where a tree's one-row prediction ended, or None for a black-box model.
+
+        The path through a tree is the tree, read one query at a time, so it is disclosed
+        only when the operator lets the model be downloaded.
+        """
+        if prediction.inputs is None or not self.registry.downloadable_cached(model):
+            return None
+        return int(model.final_nodes(prediction.inputs)[0])
 
     def _checked(self, model: ServedModel, X: np.ndarray) -> np.ndarray:
         if X.ndim != 2:

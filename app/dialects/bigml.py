@@ -62,8 +62,6 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
@@ -93,7 +91,6 @@ authenticated = blp.doc(security=[{"bigml": []}, {"bearer": []}])
 ID = re.compile(r"^[0-9a-f]{24}$")
 RESOURCE = re.compile(r"^(model|deepnet|source|dataset)/([0-9a-f]{24})$")
 PAGE_DEFAULT, PAGE_MAX, OFFSET_MAX = 20, 1000, 10**9
-CACHE_MAX = 64
 # Arguments BigML accepts on every create and that change nothing here.
 COMMON_ARGS = {"name", "description", "tags", "category", "project"}
 PREDICTION_ARGS = COMMON_ARGS | {"model", "deepnet", "input_data", "missing_strategy"}
@@ -243,21 +240,9 @@ def _created(resource: dict[str, Any]) -> Response:
 # --- finding models -------------------------------------------------------------------
 
 
-_builtin_names: dict[tuple[str, ...], dict[str, str]] = {}
-
-
 def _builtin(ident: str, svc: Services | None = None) -> str | None:
-    """The built-in model whose id is ``ident`` (the first, should two names share one)."""
-    names = tuple((svc or services()).registry.builtins)
-    table = _builtin_names.get(names)
-    if table is None:
-        table = {}
-        for name in names:
-            table.setdefault(res.builtin_id(name), name)
-        if len(_builtin_names) >= CACHE_MAX:
-            _builtin_names.clear()
-        _builtin_names[names] = table
-    return table.get(ident)
+    """The built-in model whose id is ``ident``."""
+    return res.builtin_names(tuple((svc or services()).registry.builtins)).get(ident)
 
 
 def _model(principal: Principal, kind: str, ident: str, svc: Services | None = None) -> ServedModel:
@@ -625,54 +610,12 @@ def _pixels(model: ServedModel, record: Mapping[str, float]) -> np.ndarray:
     return row[None, :]
 
 
-def _path(svc: Services, model: ServedModel, prediction: Prediction, record: Mapping[str, Any]) -> dict[str, Any]:
-    """The splits a tree took for ``record``; none when the model is black-box only."""
-    if not svc.registry.downloadable_cached(model):
+def _path(svc: Services, model: TreeModel, prediction: Prediction) -> dict[str, Any]:
+    """The splits a tree took; none when the core does not disclose them (a black-box model)."""
+    node = svc.disclosed_node(model, prediction)
+    if node is None:
         return {"path": [], "next_predicates": [], "unknown_fields": []}
-    X = prediction.inputs if prediction.inputs is not None else model.encode_records([record])
-    return res.rendered_tree(model).path_to(model, int(model.final_nodes(X)[0]))
-
-
-def prediction_json(
-    model: ServedModel, ids: res.FieldIds, prediction: Prediction, echo: dict[str, Any], body: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The BigML prediction resource; every number in it comes from the defended probabilities."""
-    probabilities = [float(p) for p in prediction.probabilities[0].tolist()]
-    label_index = int(prediction.labels[0])
-    label = model.classes[label_index]
-    ranked = [[c, p] for c, p in zip(model.classes, probabilities, strict=True)]
-    now = res.timestamp(time.time())
-    used = [*echo, ids.objective]
-    fields = res.plain_fields(model)
-    out: dict[str, Any] = {
-        "resource": f"prediction/{secrets.token_hex(12)}",
-        "code": 201,
-        "status": res.finished("prediction"),
-        "created": now,
-        "updated": now,
-        "name": body.get("name") or f"Prediction for {model.objective.name}",
-        "description": body.get("description") or "",
-        "tags": body.get("tags") or [],
-        "category": body.get("category") or 0,
-        "locale": res.LOCALE,
-        "private": True,
-        res.kind_of(model): res.resource_of(model),
-        "input_data": echo,
-        "objective_field": ids.objective,
-        "objective_fields": [ids.objective],
-        "fields": {i: fields[i] for i in used},
-        "output": label,
-        "prediction": {ids.objective: label},
-        "confidence": probabilities[label_index],
-        "probability": probabilities[label_index],
-        "probabilities": ranked,
-        "confidences": ranked,
-        "missing_strategy": 0,
-        "task": "classification",
-    }
-    if prediction.defense is not None:
-        out["defense"] = prediction.defense
-    return out
+    return res.rendered_tree(model).path_to(model, node)
 
 
 def _predict() -> ResponseReturnValue:
@@ -690,9 +633,9 @@ def _predict() -> ResponseReturnValue:
         prediction = svc.predict(principal, model, _pixels(model, record))
     else:
         prediction = svc.predict_records(principal, model, [record])
-    out = prediction_json(model, ids, prediction, echo, body)
+    out = res.prediction_json(model, ids, prediction, echo, body)
     if isinstance(model, TreeModel):
-        out["prediction_path"] = _path(svc, model, prediction, record)
+        out["prediction_path"] = _path(svc, model, prediction)
     return located(
         request._get_current_object(),  # type: ignore[attr-defined]
         orjson.dumps(out, option=orjson.OPT_SERIALIZE_NUMPY),

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -34,6 +36,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.core.service import Prediction
 from app.core.uploads import Column, DatasetRecord, SourceRecord
 from app.zoo.base import Field, ServedModel
 from app.zoo.tree_train import NO_ANSWER
@@ -52,6 +55,15 @@ def field_id(index: int) -> str:
 def builtin_id(name: str) -> str:
     """A stable id for a built-in model: the first 24 hex digits of sha1(name)."""
     return hashlib.sha1(name.encode()).hexdigest()[:24]
+
+
+@lru_cache(maxsize=16)
+def builtin_names(names: tuple[str, ...]) -> dict[str, str]:
+    """Built-in model names by id (the first name, should two share an id)."""
+    table: dict[str, str] = {}
+    for name in names:
+        table.setdefault(builtin_id(name), name)
+    return table
 
 
 def kind_of(model: ServedModel) -> str:
@@ -483,4 +495,49 @@ def upload_summaries(record: DatasetRecord, model: ServedModel) -> dict[str, dic
                 counts[NO_ANSWER] = counts.get(NO_ANSWER, 0) + column.missing_count
             summary["categories"] = [[c, counts.get(c, 0)] for c in field.categories]
         out[field.name] = summary
+    return out
+
+
+# --- predictions -------------------------------------------------------------------
+
+
+def prediction_json(
+    model: ServedModel, ids: FieldIds, prediction: Prediction, echo: dict[str, Any], body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The BigML prediction resource; every number in it comes from the defended probabilities."""
+    probabilities = [float(p) for p in prediction.probabilities[0].tolist()]
+    label_index = int(prediction.labels[0])
+    label = model.classes[label_index]
+    ranked = [[c, p] for c, p in zip(model.classes, probabilities, strict=True)]
+    now = timestamp(time.time())
+    used = [*echo, ids.objective]
+    fields = plain_fields(model)
+    out: dict[str, Any] = {
+        "resource": f"prediction/{secrets.token_hex(12)}",
+        "code": 201,
+        "status": finished("prediction"),
+        "created": now,
+        "updated": now,
+        "name": body.get("name") or f"Prediction for {model.objective.name}",
+        "description": body.get("description") or "",
+        "tags": body.get("tags") or [],
+        "category": body.get("category") or 0,
+        "locale": LOCALE,
+        "private": True,
+        kind_of(model): resource_of(model),
+        "input_data": echo,
+        "objective_field": ids.objective,
+        "objective_fields": [ids.objective],
+        "fields": {i: fields[i] for i in used},
+        "output": label,
+        "prediction": {ids.objective: label},
+        "confidence": probabilities[label_index],
+        "probability": probabilities[label_index],
+        "probabilities": ranked,
+        "confidences": ranked,
+        "missing_strategy": 0,
+        "task": "classification",
+    }
+    if prediction.defense is not None:
+        out["defense"] = prediction.defense
     return out
