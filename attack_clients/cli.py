@@ -1,7 +1,7 @@
 """``python -m attack_clients <attack> --url URL --key KEY --model NAME --out DIR [options]``.
 
 One subcommand per registered attack command (``attacks.COMMANDS``), its flags
-made from the command's ``Params`` fields, plus ``evaluate``. Every attack run
+made from the command's ``Params`` fields, plus ``evaluate`` and ``judge``. Every attack run
 writes ``DIR/results.json`` (parameters, cost, metrics); an attack that cannot
 run against the target says why and exits with 2.
 """
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from attack_clients import cli_evaluate, cli_faces, cli_trees
+from attack_clients import cli_evaluate, cli_faces, cli_judge, cli_trees
 from attack_clients.attacks import COMMANDS, AttackNotApplicable, Command, Params, Target
 from attack_clients.attacks.base import flag
 from attack_clients.attacks.output import write_result
@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_params_arguments(sub, command.params)
         sub.set_defaults(handler=lambda args, command=command: run_command(command, args))
     cli_evaluate.register(subparsers)
+    cli_judge.register(subparsers)
     return parser
 
 

@@ -21,9 +21,21 @@ def print_result(result: AttackResult, path: Path) -> None:
     document = result.document
     print(f"wrote {path} and {len(result.labels)} reconstructions")
     metrics = document.get("metrics") or {}
-    if "top1" in metrics and "lineup_accuracy" in metrics:
+    if "skipped" in metrics:
+        print(f"not judged: {metrics['skipped']}")
+    elif "judges" in document:
+        success = document["success"]
+        headline = "n/a" if success["top1"] is None else f"{success['top1']:.3f}"
         print(
-            f"top-1 {metrics['top1']:.3f} top-5 {metrics['top5']:.3f} lineup {metrics['lineup_accuracy']:.3f} "
-            f"SSIM {metrics['ssim_mean']:.3f}/{metrics['ssim_max']:.3f}; rows {document['rows']}, "
-            f"{document['seconds']:.1f}s"
+            f"face recogniser top-1 {headline} (verified {_share(metrics['face_recognizer_verified'])}, "
+            f"faces detected {_share(metrics['face_recognizer_faces_detected'])}); evaluation network top-1 "
+            f"{_share(metrics['evaluation_network_top1'])}; pixel evaluator top-1 "
+            f"{_share(metrics['pixel_evaluator_top1'])}; SSIM {_share(metrics['ssim_mean'])}; "
+            f"rows {document['rows']}, {document['seconds']:.1f}s"
         )
+        if success["top1"] is None:
+            print(f"face recogniser: {success['reason']}")
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -29,10 +29,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attack_clients.clients import BigMLClient, V2Client
-from attack_clients.faces.evaluation import judge_for
 from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box
 from attack_clients.faces.mi_face import MIFaceParams
 from attack_clients.faces.network import WhiteBoxModel
+from attack_clients.judges import panel_for
 from attack_clients.oracle import LocalOracle
 from bench.harness import cpu_seconds, create_user, gunicorn_workers, start_gunicorn
 
@@ -53,14 +53,14 @@ def attack(
     rows, cpu, started = oracle.stats.rows, client_cpu(), time.perf_counter()
     images, result = invert_black_box(oracle, labels, image_shape, MIFaceParams(alpha=2000), settings)
     seconds = time.perf_counter() - started
-    metrics = judge_for(image_shape).judge(images, labels)
+    judges = panel_for(image_shape).judge(images, np.asarray(labels))
     return {
         "seconds": round(seconds, 2),
         "client_cpu_seconds": round(client_cpu() - cpu, 2),
         "rows": oracle.stats.rows - rows,
         "stops": {reason: result.stop_reasons.count(reason) for reason in sorted(set(result.stop_reasons))},
-        "top1": round(float(metrics["top1"]), 3),
-        "top5": round(float(metrics["top5"]), 3),
+        "face_recognizer_top1": round(float(judges["face_recognizer"]["top1"]), 3),
+        "pixel_evaluator_top1": round(float(judges["pixel_evaluator"]["top1"]), 3),
     }
 
 

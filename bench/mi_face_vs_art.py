@@ -31,18 +31,20 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from attack_clients.datasets import load_faces
-from attack_clients.faces.evaluation import ReconstructionJudge
 from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box, invert_white_box
 from attack_clients.faces.mi_face import MIFaceParams
 from attack_clients.faces.network import WhiteBoxModel
 from attack_clients.faces.targets import fit_dense_target
+from attack_clients.judges import panel_for
+from attack_clients.judges.summary import flat
 from attack_clients.oracle import LocalOracle
 
-SUMMARY_KEYS = ("top1", "top5", "lineup_accuracy", "ssim_mean", "ssim_max")
+SUMMARY_KEYS = ("face_recognizer_top1", "evaluation_network_top1", "pixel_evaluator_top1", "ssim_mean")
 
 
-def summary(metrics: dict) -> dict:
-    return {key: round(float(metrics[key]), 3) for key in SUMMARY_KEYS}
+def summary(judges: dict) -> dict:
+    row = flat(judges)
+    return {key: None if row[key] is None else round(float(row[key]), 3) for key in SUMMARY_KEYS}
 
 
 def run_art(model: WhiteBoxModel, labels: list[int], params: MIFaceParams) -> tuple[np.ndarray, float]:
@@ -96,8 +98,9 @@ def main() -> None:
         f"target: softmax regression on {data.source} {data.image_shape}, held-out accuracy "
         f"{held_out:.3f}, trained in {time.perf_counter() - start:.1f}s"
     )
-    judge = ReconstructionJudge(data)
-    print(f"evaluator: real held-out top-1 {judge.real_top1:.3f}, lineup {judge.real_lineup:.3f}")
+    panel = panel_for(data.image_shape)
+    for name, judge in panel.judges.items():
+        print(f"judge {name}: real held-out {judge.real_heldout()}")
     labels = list(range(len(data.classes)))
     params = MIFaceParams()
     figures: dict = {"data": data.source, "image_shape": list(data.image_shape), "target_heldout_accuracy": held_out}
@@ -108,7 +111,7 @@ def main() -> None:
     figures["white_box"] = {
         "seconds": ours,
         "median_iterations": float(np.median(result.iterations)),
-        **summary(judge.judge(images, labels)),
+        **summary(panel.judge(images, np.asarray(labels))),
     }
     print(
         f"ours, white-box, {len(labels)} labels: {ours:.2f}s, median {np.median(result.iterations):.0f} "
@@ -118,7 +121,7 @@ def main() -> None:
     start = time.perf_counter()
     images, result = invert_white_box(export, labels, forced_params)
     forced = time.perf_counter() - start
-    figures["white_box_5000_iterations"] = {"seconds": forced, **summary(judge.judge(images, labels))}
+    figures["white_box_5000_iterations"] = {"seconds": forced, **summary(panel.judge(images, np.asarray(labels)))}
     print(f"ours, white-box, all {params.alpha} iterations: {forced:.2f}s, {figures['white_box_5000_iterations']}")
 
     if not args.skip_art:
@@ -127,7 +130,7 @@ def main() -> None:
         except ImportError:
             print("ART not installed: pip install adversarial-robustness-toolbox")
         else:
-            figures["art"] = {"seconds": art_seconds, **summary(judge.judge(art_images, labels))}
+            figures["art"] = {"seconds": art_seconds, **summary(panel.judge(art_images, np.asarray(labels)))}
             figures["speedup_same_iterations"] = art_seconds / forced
             figures["speedup_with_stopping_rule"] = art_seconds / ours
             print(
@@ -152,7 +155,7 @@ def main() -> None:
                 "rows": oracle.stats.rows,
                 "rows_per_identity": oracle.stats.rows / len(labels),
                 "seconds": seconds,
-                **summary(judge.judge(images, labels)),
+                **summary(panel.judge(images, np.asarray(labels))),
             }
             print(f"black-box {name}: {figures[name]}")
     if args.out:

@@ -92,10 +92,9 @@ def run(target: Target, params: DecoderParams) -> AttackResult:
     if not params.no_eval:
         rec, base = outcome.reconstructions[wanted], outcome.baseline[wanted]
         truth = data.images[outcome.victims[wanted]]
-        metrics = session.judge(rec, victim_labels[wanted].tolist())
-        metrics.pop("per_label", None)
+        document.update(session.judge(rec, victim_labels[wanted].tolist()))
         document["metrics"] = {
-            **metrics,
+            **document["metrics"],
             "ssim_to_victim": _mean_ssim(rec, truth, session.image_shape),
             "baseline_mean_face_ssim_to_victim": _mean_ssim(base, truth, session.image_shape),
             "judged": "every victim image (the target's training images of the chosen labels)",

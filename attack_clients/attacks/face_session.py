@@ -28,7 +28,7 @@ class FaceParams(Params):
         metadata=cli("class indices, e.g. 0,1,2 (default: every class)", parse=parse_labels, metavar="LABELS"),
     )
     seed: int = field(default=0, metadata=cli())
-    no_eval: bool = field(default=False, metadata=cli("skip the evaluator"))
+    no_eval: bool = field(default=False, metadata=cli("skip the judges"))
     quiet: bool = field(default=False, metadata=cli("no progress bars"))
 
 
@@ -66,7 +66,10 @@ class FaceSession:
         return self.client.stats.since(self.start_stats)
 
     def judge(self, images: np.ndarray, labels: list[int]) -> dict[str, Any]:
-        return judge_reconstructions(images, labels, self.image_shape, self.classes, self.params.seed)
+        """The keys a result gains from judging: ``data``, ``judges``, ``success``, ``metrics`` (the table
+        columns); without data only ``metrics`` saying why."""
+        judged = judge_reconstructions(images, labels, self.image_shape, self.classes, self.params.seed)
+        return judged if "skipped" not in judged else {"metrics": judged}
 
     def finish(self, images: np.ndarray, labels: list[int], document: dict[str, Any]) -> AttackResult:
         """The result: the attack's document plus target, cost and (unless ``no_eval``) the judges' metrics."""
@@ -91,7 +94,8 @@ class FaceSession:
         )
         references = None
         if not self.params.no_eval:
-            document["metrics"] = self.judge(images, labels)
-            if "skipped" not in document["metrics"]:
+            judged = self.judge(images, labels)
+            document.update(judged)
+            if "judges" in judged:
                 references = reference_faces(labels, self.image_shape, self.classes)
         return AttackResult(document, images, list(labels), self.image_shape, references)

@@ -1,9 +1,9 @@
 """How a face attack's reconstructions are judged: the one call every face attack makes.
 
-The judge is independent of the target: an evaluator trained on the data set at
-the model's resolution (``MLAAS_DATA_DIR``, or the digits fallback), matched to
-the model's classes by name. Without such data the metrics say why they were
-skipped.
+The judging panel (``attack_clients.judges``) is fitted on the data set at the
+model's resolution (``MLAAS_DATA_DIR``, or the digits fallback), matched to the
+model's classes by name; success is the face recogniser's top-1. Without such
+data the verdict says why it was skipped.
 """
 
 from __future__ import annotations
@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 
 from attack_clients.datasets import FaceData, load_faces
-
-EVALUATOR = "RBF-SVM (one-vs-rest) on PCA of normalised pixels"
+from attack_clients.judges.identities import identity_map
 
 
 def face_data(image_shape: Sequence[int], classes: Sequence[str]) -> tuple[FaceData | None, np.ndarray | None, str]:
     """The data set at the model's resolution and each model class's identity in it (or why not)."""
-    from attack_clients.faces.evaluation import identity_map
-
     try:
         data = load_faces(tuple(image_shape))
     except FileNotFoundError as error:
@@ -35,15 +32,20 @@ def face_data(image_shape: Sequence[int], classes: Sequence[str]) -> tuple[FaceD
 def judge_reconstructions(
     images: np.ndarray, labels: Sequence[int], image_shape: Sequence[int], classes: Sequence[str], seed: int = 0
 ) -> dict[str, Any]:
-    """The metrics of reconstructions ``images`` of the model's classes ``labels`` (one image each)."""
-    from attack_clients.faces.evaluation import judge_for
+    """The panel's verdict on reconstructions ``images`` of the model's classes ``labels`` (one image each).
+
+    ``{"data", "judges", "success", "metrics"}``: every judge's figures, the
+    face recogniser's top-1 as success, and the table columns (``summary.flat``);
+    ``{"skipped": why}`` without the data.
+    """
+    from attack_clients.judges import panel_for
+    from attack_clients.judges.summary import flat, headline
 
     data, mapping, problem = face_data(image_shape, classes)
     if data is None:
         return {"skipped": problem}
-    judge = judge_for(tuple(image_shape), seed)
-    metrics = judge.judge(images, mapping[np.asarray(labels, dtype=int)])
-    return {"evaluator": EVALUATOR, "data": data.source, **metrics}
+    judges = panel_for(tuple(image_shape), seed).judge(images, mapping[np.asarray(labels, dtype=int)])
+    return {"data": data.source, "judges": judges, "success": headline(judges), "metrics": flat(judges)}
 
 
 def reference_faces(labels: Sequence[int], image_shape: Sequence[int], classes: Sequence[str]) -> np.ndarray | None:

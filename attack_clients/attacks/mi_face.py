@@ -134,7 +134,7 @@ def run(target: Target, params: MiFaceParams) -> AttackResult:
     images, result, starts, document = invert(session, params)
     document = {"attack": "mi-face", **document, "start": params.start}
     if params.start != "blank" and not params.no_eval:
-        # The control: how the evaluator rates the starting images themselves, before any query.
+        # The control: how the judges rate the starting images themselves, before any query.
         document["start_metrics"] = session.judge(starts, session.labels)
     document.update(
         gamma_reading="stop when the label's confidence reaches gamma (cost <= 1 - gamma)",

@@ -46,6 +46,8 @@ class RoundingAnswer:
             return "not every rounding cell has finished: no answer yet."
         if self.outcome == "not-applicable":
             return "could not run undefended here (download refused or no data: see the cell's log)."
+        if self.outcome == "not-judged":
+            return f"has no success figure here: {self.evidence}."
         if self.outcome == "never-worked":
             return f"does not beat chance even without a defence ({self.evidence}), so rounding has nothing to stop."
         if self.outcome == "survives":
@@ -90,6 +92,8 @@ def rounding_answer(attack: str, model: str, rows: Mapping[tuple[str, str, str],
         return RoundingAnswer(attack, model, "incomplete", None, False, levels, None)
     if cells[0].get("status") != "ok":
         return RoundingAnswer(attack, model, "not-applicable", None, False, levels, None)
+    if cells[0].get("success") is None and cells[0].get("success_note"):
+        return RoundingAnswer(attack, model, "not-judged", None, False, levels, None, cells[0]["success_note"])
     works = [bool(c["works"]) for c in cells]
     if not works[0]:
         return RoundingAnswer(attack, model, "never-worked", None, False, levels, None, _evidence(cells[0]))

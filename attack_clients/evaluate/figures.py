@@ -20,7 +20,7 @@ from attack_clients.evaluate.sweep import DEFENCES, ROUNDING
 
 Rows = Sequence[Mapping[str, Any]]
 MAX_COLUMNS = 8
-SUCCESS_LABEL = {"face": "evaluator top-1", "tree": "precision of 'yes' (training)"}
+SUCCESS_LABEL = {"face": "face recogniser top-1", "tree": "precision of 'yes' (training)"}
 
 
 def _attacks(rows: Rows) -> list[str]:

@@ -1,7 +1,8 @@
 """One flat row per cell, with the verdict "does the attack work here?".
 
-Success measures: faces, the independent evaluator's top-1 identification over
-the judged reconstructions (chance 1/classes); trees, the precision of the
+Success measures: faces, the face recogniser's top-1 identification over the
+judged reconstructions (chance 1/classes; the other judges' figures are columns
+beside it, see ``attack_clients.judges``); trees, the precision of the
 sensitive "yes" on the training targets (the study's headline; chance is the
 share of "yes" among them). An attack *works* in a cell when that success is
 above chance by a one-sided exact binomial test at ``ALPHA``: k hits out of n
@@ -23,19 +24,8 @@ import numpy as np
 from scipy.stats import binomtest
 
 ALPHA = 0.05
-FACE_METRICS = (
-    "top1",
-    "top5",
-    "lineup_accuracy",
-    "ssim_mean",
-    "ssim_max",
-    "chance_top1",
-    "chance_top5",
-    "lineup_accuracy_always_absent",
-    "n_labels",
-    "ssim_to_victim",
-    "baseline_mean_face_ssim_to_victim",
-)
+DECODER_METRICS = ("ssim_to_victim", "baseline_mean_face_ssim_to_victim")
+START_CONTROL = ("face_recognizer_top1", "pixel_evaluator_top1", "ssim_mean")
 TREE_SETS = ("training", "heldout")
 TREE_WHO = ("attack", "baseline", "random", "ideal")
 TREE_MEASURES = ("accuracy", "precision", "recall")
@@ -106,9 +96,13 @@ def metrics(result: Mapping[str, Any]) -> dict[str, Any]:
     raw = result.get("raw") or {}
     measured = raw.get("metrics") or {}
     if result.get("family") == "face":
-        start = raw.get("start_metrics") or {}
-        controls = {f"start.{name}": start.get(name) for name in ("top1", "ssim_mean")}
-        return {**{name: measured.get(name) for name in FACE_METRICS}, **controls, **descent(raw)}
+        start = (raw.get("start_metrics") or {}).get("metrics") or {}
+        controls = {f"start.{name}": start.get(name) for name in START_CONTROL}
+        judged = {name: value for name, value in measured.items() if name not in DECODER_METRICS}
+        if "skipped" in judged:
+            judged = {"judges_skipped": judged["skipped"]}
+        extra = {name: measured.get(name) for name in DECODER_METRICS if name in measured}
+        return {**judged, **extra, **controls, **descent(raw)}
     flat: dict[str, Any] = {}
     for split in TREE_SETS:
         for who in TREE_WHO:
@@ -124,13 +118,13 @@ def success_of(result: Mapping[str, Any]) -> Success:
     """The one reading of a cell's success (see the module docstring); everything else is derived from it."""
     measured = metrics(result)
     if result.get("family") == "face":
-        success, chance, trials = measured["top1"], measured["chance_top1"], measured["n_labels"] or 0
-        hits = round((success or 0.0) * trials)
-    else:
-        success = measured["training.attack.precision"]
-        chance = measured["training.random.precision"]
-        trials = measured["training.attack.guessed_positive"] or 0
-        hits = measured["training.attack.true_positive"] or 0
+        headline = (result.get("raw") or {}).get("success") or {}
+        success, chance = headline.get("top1"), headline.get("chance")
+        return Success(success, chance, int(headline.get("hits") or 0), int(headline.get("n") or 0))
+    success = measured["training.attack.precision"]
+    chance = measured["training.random.precision"]
+    trials = measured["training.attack.guessed_positive"] or 0
+    hits = measured["training.attack.true_positive"] or 0
     return Success(success, chance, int(hits), int(trials))
 
 
@@ -155,6 +149,7 @@ def row(result: Mapping[str, Any]) -> dict[str, Any]:
         "trials": judged.trials,
         "p_value": judged.p_value,
         "works": judged.works,
+        "success_note": ((result.get("raw") or {}).get("success") or {}).get("reason"),
         **cost(result),
         **{f"utility.{name}": utility.get(name) for name in UTILITY},
         **metrics(result),

@@ -145,8 +145,8 @@ def face_comparisons(
                     f"{model}: white-box MI-Face recovers recognisable faces",
                     "Section 5: human workers matched reconstructions to the right person in five-face lineups "
                     "well above chance (exact rates recalled, unverified)",
-                    f"evaluator top-1 {_pct(wb.get('success'))} (chance {_pct(wb.get('chance'))}), lineup "
-                    f"{_pct(wb.get('lineup_accuracy'))}, SSIM {_num(wb.get('ssim_mean'))}",
+                    f"face recogniser top-1 {_pct(wb.get('success'))} (chance {_pct(wb.get('chance'))}), lineup "
+                    f"{_pct(wb.get('face_recognizer_lineup'))}, SSIM {_num(wb.get('ssim_mean'))}",
                     _verdict(bool(wb.get("works"))),
                     "agree if top-1 beats chance (binomial, 5%)",
                 )

@@ -11,7 +11,7 @@ from rich.table import Table
 from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.sweep import DEFENCES
 
-MEASURE = {"face": "evaluator top-1", "tree": "precision of 'yes' on training targets ('-': never said yes)"}
+MEASURE = {"face": "face recogniser top-1", "tree": "precision of 'yes' on training targets ('-': never said yes)"}
 
 
 def _short_attack(attack: str) -> str:

@@ -1,9 +1,11 @@
 """The quick profile, whole, against the live gunicorn: what CI proves about the evaluation.
 
 Every cell of the grid must finish, and the figures must say what the attacks
-and defences are known to do: white-box inversion ignores output defences,
-label-only answers leave black-box MI-Face at chance, rounding keeps the
-model's labels, and the report answers the study's question.
+and defences are known to do: white-box inversion ignores output defences and
+fools a pixel classifier, success is the face recogniser's verdict (and, on the
+digits fallback, says that no face recogniser applies), label-only answers
+leave black-box MI-Face at chance by that verdict, rounding keeps the model's
+labels, and the report answers the study's question.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from attack_clients.cli import main
+from tests.conftest import data_dir
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +40,33 @@ def test_every_cell_of_the_grid_finishes(quick) -> None:
     assert all(c["status"] == "ok" for c in quick["cells"])
 
 
-def test_white_box_mi_face_identifies_and_no_output_defence_reaches_it(quick) -> None:
+JUDGED = ("face_recognizer_top1", "evaluation_network_top1", "pixel_evaluator_top1", "ssim_mean")
+
+
+def test_white_box_mi_face_fools_the_pixel_judge_and_no_output_defence_reaches_it(quick) -> None:
     clean = cell(quick, "mi-face-wb.faces-softmax.none")
-    assert clean["top1"] >= 0.8
+    assert clean["pixel_evaluator_top1"] >= 0.8
     for row in quick["cells"]:
         if row["attack"] == "mi-face-wb":
-            assert row["top1"] == clean["top1"], row["key"]
+            assert [row[k] for k in JUDGED] == [clean[k] for k in JUDGED], row["key"]
 
 
-def test_black_box_mi_face_works_undefended_and_label_only_stops_it(quick) -> None:
-    assert cell(quick, "mi-face-bb.faces-softmax.none")["top1"] >= 0.6
+def test_face_success_is_the_face_recognisers_verdict(quick) -> None:
+    faces = [row for row in quick["cells"] if row["family"] == "face"]
+    for row in faces:
+        assert row["success"] == row["face_recognizer_top1"], row["key"]
+        if data_dir() is None:
+            assert row["success"] is None and "digits" in row["success_note"], row["key"]
+        else:
+            assert row["success"] is not None and row["success_note"] is None, row["key"]
+            assert row["pixel_evaluator_credits_adversarial"] and not row["face_recognizer_credits_adversarial"]
+
+
+def test_label_only_answers_leave_black_box_mi_face_at_chance(quick) -> None:
     label_only = cell(quick, "mi-face-bb.faces-softmax.label-only")
-    assert label_only["top1"] <= 0.4 and not label_only["works"]
+    assert not label_only["works"]
+    if data_dir() is not None:
+        assert label_only["success"] <= 0.2
 
 
 def test_rounding_and_truncation_never_change_the_label(quick) -> None:
@@ -60,8 +78,9 @@ def test_rounding_and_truncation_never_change_the_label(quick) -> None:
 
 def test_the_report_answers_where_rounding_stops_each_attack(quick) -> None:
     answers = {(a["attack"], a["model"]): a for a in quick["rounding_answers"]}
-    assert answers[("mi-face-wb", "faces-softmax")]["outcome"] == "survives"
-    assert {a["outcome"] for a in answers.values()} <= {"stops", "survives", "never-worked"}
+    white_box = answers[("mi-face-wb", "faces-softmax")]["outcome"]
+    assert white_box == "not-judged" if data_dir() is None else white_box in ("survives", "never-worked")
+    assert {a["outcome"] for a in answers.values()} <= {"stops", "survives", "never-worked", "not-judged"}
     report = (quick["out"] / "report.md").read_text()
     assert "at which rounding level" in report
     for attack, _ in answers:

@@ -22,11 +22,15 @@ UTILITY = {"accuracy": 0.9, "clean_accuracy": 0.9, "log_loss": 0.31, "clean_log_
 
 
 def face_cell(attack: str, defence: str, top1: float, n: int = 40) -> dict[str, Any]:
-    metrics = {"top1": top1, "top5": min(1.0, top1 + 0.1), "chance_top1": 1 / 40, "chance_top5": 5 / 40,
-               "n_labels": n, "lineup_accuracy": 0.5, "ssim_mean": 0.3}  # fmt: skip
+    metrics = {"face_recognizer_top1": top1, "face_recognizer_top5": min(1.0, top1 + 0.1),
+               "face_recognizer_verified": top1 / 2, "face_recognizer_faces_detected": 0.5,
+               "face_recognizer_lineup": 0.5, "evaluation_network_top1": top1, "pixel_evaluator_top1": 1.0,
+               "pixel_evaluator_credits_adversarial": True, "ssim_mean": 0.3}  # fmt: skip
+    success = {"judge": "face_recognizer", "top1": top1, "hits": round(top1 * n), "n": n, "chance": 1 / 40}
     return {"key": f"{attack}.faces-softmax.{defence}", "attack": attack, "family": "face",
             "model": "faces-softmax", "defence": defence, "status": "ok", "utility": UTILITY,
-            "wall_seconds": 1.0, "raw": {"metrics": metrics, "attack_stats": {"queries": 3, "rows": 300}}}  # fmt: skip
+            "wall_seconds": 1.0, "raw": {"metrics": metrics, "success": success,
+                                        "attack_stats": {"queries": 3, "rows": 300}}}  # fmt: skip
 
 
 def tree_cell(attack: str, model: str, defence: str, guessed: int, right: int) -> dict[str, Any]:

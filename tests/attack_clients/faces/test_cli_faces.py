@@ -62,7 +62,12 @@ def test_mi_face_black_box_writes_results_and_pngs(tmp_path: Path, digits_target
     assert results["mode"] == "black-box"
     assert results["rows"] == client.stats.rows > 0
     assert results["labels"] == [0, 3]
-    assert {"top1", "top5", "lineup_accuracy", "ssim_mean", "ssim_max"} <= set(results["metrics"])
+    assert {"face_recognizer_top1", "evaluation_network_top1", "pixel_evaluator_top1", "ssim_mean"} <= set(
+        results["metrics"]
+    )
+    assert set(results["judges"]) == {"face_recognizer", "evaluation_network", "pixel_evaluator", "ssim"}
+    assert results["judges"]["face_recognizer"]["applies"] is False  # digits: no face to recognise
+    assert results["success"]["top1"] is None and "digits" in results["success"]["reason"]
     assert (tmp_path / "recon-0.png").is_file() and (tmp_path / "recon-3.png").is_file()
     assert (tmp_path / "grid.png").is_file()
 
@@ -146,5 +151,6 @@ def test_mi_face_white_box_from_the_mean_face(tmp_path: Path, digits_target, mon
     assert run(argv, FakeClient(digits_target), monkeypatch) == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["start"] == "mean-face" and len(results["per_label"]) == 10
-    assert results["start_metrics"]["top1"] <= 0.3 < results["metrics"]["top1"]  # the start alone is no one
+    start, end = results["start_metrics"]["metrics"], results["metrics"]
+    assert start["pixel_evaluator_top1"] <= 0.3 < end["pixel_evaluator_top1"]  # the start alone is no one
     assert min(row["confidence"] for row in results["per_label"]) > 0.5

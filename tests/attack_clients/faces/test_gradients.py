@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from attack_clients.faces.evaluation import FaceEvaluator
 from attack_clients.faces.gradients import (
     DctBasis,
     FiniteDifferenceGradient,
@@ -16,6 +15,7 @@ from attack_clients.faces.gradients import (
 from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box, invert_white_box
 from attack_clients.faces.mi_face import MIFaceParams
 from attack_clients.faces.network import WhiteBoxModel
+from attack_clients.judges.pixel_evaluator import FaceEvaluator
 from attack_clients.oracle import LocalOracle
 
 
