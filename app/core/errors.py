@@ -20,6 +20,17 @@ class BadRequest(ApiError):
     title = "Bad Request"
 
 
+class InvalidInput(BadRequest):
+    """Input the model cannot take: ``field`` names the offending field (None: the input as a
+    whole), ``reason`` the rule it broke (``unknown-field``, ``missing`` or ``value``); each
+    dialect maps them to its own error codes."""
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str = "value") -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason = reason
+
+
 class Unauthorized(ApiError):
     status = 401
     title = "Unauthorized"

@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.core.accounts import Accounts, Principal
 from app.core.defense_config import DefenseConfig
-from app.core.errors import BadRequest
+from app.core.errors import BadRequest, InvalidInput
 from app.core.limits import Limits
 from app.core.querylog import QueryLog, QueryRecord
 from app.core.registry import Registry
@@ -83,7 +83,7 @@ class Services:
         try:
             X = model.encode_records(records)
         except InputError as exc:
-            raise BadRequest(str(exc)) from exc
+            raise InvalidInput(str(exc), field=exc.field, reason=exc.reason) from exc
         return self.predict(principal, model, X)
 
     def predict(self, principal: Principal, model: ServedModel, X: np.ndarray) -> Prediction:
@@ -121,7 +121,7 @@ class Services:
             raise BadRequest(f"model {model.name!r} takes {model.n_features} features per row, got {cols}")
         problem = model.check_inputs(X)
         if problem is not None:
-            raise BadRequest(problem)
+            raise InvalidInput(problem)
         return X
 
 

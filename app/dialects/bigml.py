@@ -73,7 +73,7 @@ from flask.typing import ResponseReturnValue
 from flask_smorest import Blueprint
 
 from app.core.accounts import Principal
-from app.core.errors import ApiError, BadRequest, NotFound, Unauthorized
+from app.core.errors import ApiError, BadRequest, InvalidInput, NotFound, Unauthorized
 from app.core.service import Prediction, Services, bearer_key, prediction_endpoint, services
 from app.core.uploads import DatasetRecord, Uploads, check_name, decode_csv, rows_to_csv
 from app.dialects import bigml_resources as res
@@ -109,6 +109,7 @@ TITLES = {
     -1206: "Validation error",
 }
 STATUS_CODES = {401: -1100, 403: -1100, 404: -1201, 413: -1206, 429: -1206}
+INPUT_CODES = {"unknown-field": -1203, "missing": -1205, "value": -1205}
 
 
 class BigMLError(BadRequest):
@@ -125,8 +126,11 @@ def _json(payload: Any, status: int = 200, headers: Mapping[str, str] | None = N
 
 
 def render_error(err: ApiError) -> Response:
-    code = getattr(err, "bigml_code", None) or STATUS_CODES.get(err.status, -1204)
-    extra = getattr(err, "extra", None) or [TITLES[code]]
+    if isinstance(err, InvalidInput):
+        code, extra = INPUT_CODES[err.reason], [err.field] if err.field is not None else []
+    else:
+        code, extra = getattr(err, "bigml_code", None) or STATUS_CODES.get(err.status, -1204), getattr(err, "extra", [])
+    extra = extra or [TITLES[code]]
     return _json({"code": err.status, "status": {"code": code, "message": err.message, "extra": extra}}, err.status)
 
 
@@ -541,15 +545,14 @@ def _prediction_target(body: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _value(field: Field, value: Any) -> Any:
-    """A JSON value for a field: numbers (or numeric strings) for numeric fields, a category for categorical."""
+    """A JSON value for a field: numbers (or numeric strings) for numeric fields, a string for categorical.
+
+    Whether a string is one of the field's categories is the model's check (in the core).
+    """
     field_name = field.name
     if field.optype == "categorical":
         if not isinstance(value, str):
             raise BigMLError(-1205, f"field {field_name!r} is categorical: its value must be a string, got {value!r}",
-                             [field_name])
-        if value.strip() not in field.categories:
-            allowed = ", ".join(repr(c) for c in field.categories)
-            raise BigMLError(-1205, f"field {field_name!r}: unknown category {value!r}; allowed: {allowed}",
                              [field_name])
         return value
     if isinstance(value, str):

@@ -14,9 +14,20 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+InputReason = Literal["unknown-field", "missing", "value"]
+
 
 class InputError(ValueError):
-    """A record or matrix that does not fit the model's schema (becomes a 400)."""
+    """A record or matrix that does not fit the model's schema (becomes a 400).
+
+    ``field`` names the offending field (None: the input as a whole) and ``reason`` says
+    which rule it broke, so each dialect can map it to its own error codes.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, reason: InputReason = "value") -> None:
+        super().__init__(message)
+        self.field = field
+        self.reason: InputReason = reason
 
 
 @dataclass(frozen=True)

@@ -114,18 +114,21 @@ class ImageModel(ServedModel):
         if PIXELS_KEY in record:
             if len(record) > 1:
                 extra = sorted(k for k in record if k != PIXELS_KEY)
-                raise InputError(f"unknown field {extra[0]!r} next to {PIXELS_KEY!r}")
+                raise InputError(f"unknown field {extra[0]!r} next to {PIXELS_KEY!r}", field=str(extra[0]),
+                                 reason="unknown-field")
             return _numbers(record[PIXELS_KEY], self.n_features)
         values = np.full(self.n_features, np.nan, dtype=np.float32)
         for key, value in record.items():
             index = self._pixel_index.get(key)
             if index is None:
                 last = self.n_features - 1
-                raise InputError(f"unknown field {key!r}: expected {PIXELS_KEY!r} or pixel_0..pixel_{last}")
+                raise InputError(f"unknown field {key!r}: expected {PIXELS_KEY!r} or pixel_0..pixel_{last}",
+                                 field=str(key), reason="unknown-field")
             values[index] = _numbers(value, 1)[0]
         missing = np.flatnonzero(np.isnan(values))
         if missing.size:
-            raise InputError(f"{missing.size} pixels missing, first pixel_{missing[0]}")
+            first = self.fields[missing[0]].name
+            raise InputError(f"{missing.size} pixels missing, first {first}", field=first, reason="missing")
         return values
 
     def heldout(self) -> tuple[np.ndarray, np.ndarray]:

@@ -221,7 +221,7 @@ class TreeModel(ServedModel):
             for name, value in record.items():
                 column = index.get(name)
                 if column is None:
-                    raise InputError(f"unknown field {name!r}")
+                    raise InputError(f"unknown field {name!r}", field=str(name), reason="unknown-field")
                 kind = value.__class__
                 if kind is str:
                     code = exact[column].get(value)
@@ -288,10 +288,11 @@ def _encode_value(spec: Field, value: Any, codes: Mapping[str, float] | None = N
             return float(spec.categories.index(text))
         except ValueError:
             allowed = ", ".join(repr(c) for c in spec.categories)
-            raise InputError(f"field {spec.name!r}: unknown category {text!r}; allowed: {allowed}") from None
+            message = f"field {spec.name!r}: unknown category {text!r}; allowed: {allowed}"
+            raise InputError(message, field=spec.name) from None
     if isinstance(value, bool):
-        raise InputError(f"field {spec.name!r} is numeric, got {value!r}")
+        raise InputError(f"field {spec.name!r} is numeric, got {value!r}", field=spec.name)
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"field {spec.name!r} is numeric, got {value!r}") from None
+        raise InputError(f"field {spec.name!r} is numeric, got {value!r}", field=spec.name) from None

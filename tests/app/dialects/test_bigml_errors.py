@@ -102,7 +102,8 @@ def test_bad_input_values_on_a_tree(client: FlaskClient, alice: BigMLUser, tree:
     numeric = next((f for f in tree.fields if f.optype == "numeric"), None)
     if categorical is not None:
         response = predict(client, alice, {"model": model, "input_data": {categorical.name: "surely-not-a-category"}})
-        assert_bigml_error(response, 400, -1205, "surely-not-a-category")
+        body = assert_bigml_error(response, 400, -1205, "surely-not-a-category")
+        assert body["status"]["extra"] == [categorical.name]  # the core's error names the field
         assert_bigml_error(predict(client, alice, {"model": model, "input_data": {categorical.name: 3}}), 400, -1205)
     if numeric is not None:
         for bad in ("abc", True, [1]):
