@@ -2,8 +2,10 @@
 
 Each case is sent with the admin key (so that the checks reach the body's validation) and
 its answer checked: no 5xx, a documented status and content type, a body and headers that
-match the document. Model names in the path are drawn from the served models as often as
-generated ones, so that bodies reach a model rather than stopping at a 404.
+match the document. Negative cases include requests without the key (Schemathesis drops the
+Authorization header to test security). Half the cases name a served model wherever a request
+names one (path, Azure's deployment header, BigML's ``model``), so that bodies reach a model
+rather than stopping at a 404.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ DIALECTS = {
     "inference": ("/v2", "/v1"),
 }
 MODEL_PARAMETERS = ("model_name", "service", "name")
+DEPLOYMENT_HEADER = "azureml-model-deployment"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
@@ -69,21 +72,35 @@ def operations(schema: Any, dialect: str) -> list[Any]:
     return [op for op in found if op.path.startswith(prefixes)]
 
 
-def _strategy(operation: Any, model_names: list[str]) -> st.SearchStrategy:
-    """Positive and negative cases; those with a model parameter also with each served model's name."""
-    parameters = [p.name for p in operation.path_parameters if p.name in MODEL_PARAMETERS]
-    strategies = []
-    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-        strategies.append(operation.as_strategy(generation_mode=mode))
-        strategies += [
-            operation.as_strategy(generation_mode=mode, path_parameters={parameters[0]: name})
-            for name in model_names
-            if parameters
-        ]
-    return st.one_of(strategies)
+@dataclass(frozen=True)
+class Served:
+    """The built-in models: names (v2, v1, Azure, admin) and BigML resource ids, in the same order."""
+
+    names: list[str]
+    bigml_ids: list[str]
 
 
-def fuzz(operation: Any, model_names: list[str], max_examples: int, tally: Tally) -> None:
+def _serve(case: Any, index: int | None, served: Served) -> Any:
+    """Point ``case`` at the served model ``index`` wherever it names a model (None: leave it)."""
+    if index is None:
+        return case
+    for name in MODEL_PARAMETERS:
+        if name in (case.path_parameters or {}):
+            case.path_parameters[name] = served.names[index]
+    if case.operation.path == "/score":
+        case.headers = {**(case.headers or {}), DEPLOYMENT_HEADER: served.names[index]}
+    if case.operation.path.endswith("/prediction") and isinstance(case.body, dict):
+        case.body = {**case.body, "model": served.bigml_ids[index]}
+    return case
+
+
+def _strategy(operation: Any, served: Served) -> st.SearchStrategy:
+    cases = st.one_of([operation.as_strategy(generation_mode=mode) for mode in GenerationMode])
+    models = st.one_of(st.none(), st.sampled_from(range(len(served.names))))
+    return st.tuples(cases, models).map(lambda pair: _serve(pair[0], pair[1], served))
+
+
+def fuzz(operation: Any, served: Served, max_examples: int, tally: Tally) -> None:
     """Run ``max_examples`` cases against ``operation``; any failed check fails (and shrinks)."""
 
     @settings(
@@ -93,7 +110,7 @@ def fuzz(operation: Any, model_names: list[str], max_examples: int, tally: Tally
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=_strategy(operation, model_names))
+    @given(case=_strategy(operation, served))
     def run(case: Any) -> None:
         response = case.call(headers=AUTH)
         tally.statuses[response.status_code] += 1
