@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 from flask import Flask
@@ -15,12 +16,16 @@ from app.core.limits import Limits
 from app.core.querylog import QueryLog
 from app.core.registry import Registry
 from app.core.service import Services, install_query_logging
-from app.dialects import admin, azure, bigml, inference
 from app.dialects.dialect import Dialect
 from app.openapi import make_api
 
-DIALECTS: tuple[Dialect, ...] = (admin.DIALECT, bigml.DIALECT, azure.DIALECT, inference.DIALECT)
-"""Every wire dialect the service speaks: its routes and, under its URL prefixes, its error format."""
+DIALECT_MODULES = ("admin", "bigml", "azure", "inference")
+"""Every wire dialect the service speaks: modules of ``app.dialects``, each exporting ``DIALECT``."""
+
+
+def dialects() -> tuple[Dialect, ...]:
+    """Each dialect's routes and, under its URL prefixes, its error format."""
+    return tuple(import_module(f"app.dialects.{name}").DIALECT for name in DIALECT_MODULES)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -50,8 +55,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     install_query_logging(app)
     api = make_api(app)
-    for dialect in DIALECTS:
+    registered = dialects()
+    for dialect in registered:
         api.register_blueprint(dialect.blueprint)
     app.register_blueprint(web.bp)
-    errors.install(app, tuple(entry for dialect in DIALECTS for entry in dialect.renderers))
+    errors.install(app, tuple(entry for dialect in registered for entry in dialect.renderers))
     return app
