@@ -4,7 +4,7 @@ Each case is sent with the admin key (so that the checks reach the body's valida
 its answer checked: no 5xx, a documented status and content type, a body and headers that
 match the document. Negative cases include requests without the key (Schemathesis drops the
 Authorization header to test security). Half the cases name a served model wherever a request
-names one (path, Azure's deployment header, BigML's ``model``), so that bodies reach a model
+names one (path and v2 version, Azure's deployment header, BigML's ``model``), so that bodies reach a model
 rather than stopping at a 404.
 """
 
@@ -43,6 +43,7 @@ DIALECTS = {
 }
 MODEL_PARAMETERS = ("model_name", "service", "name")
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+MODEL_VERSION = "1"  # the one version v2 serves
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
@@ -87,6 +88,8 @@ def _serve(case: Any, index: int | None, served: Served) -> Any:
     for name in MODEL_PARAMETERS:
         if name in (case.path_parameters or {}):
             case.path_parameters[name] = served.names[index]
+    if "version" in (case.path_parameters or {}):
+        case.path_parameters["version"] = MODEL_VERSION
     if case.operation.path == "/score":
         case.headers = {**(case.headers or {}), DEPLOYMENT_HEADER: served.names[index]}
     if case.operation.path.endswith("/prediction") and isinstance(case.body, dict):
