@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.openapi_schemas import OPERATIONS
+
 HEALTH = ("/v2", "/v2/health/live", "/v2/health/ready")
 
 
@@ -91,3 +93,8 @@ def test_a_multipart_part_without_a_readable_name_is_a_bigml_400(client, admin_h
     )
     assert response.status_code == 400
     assert response.get_json()["status"]["code"] == -1204
+
+
+def test_every_documented_operation_is_served(document) -> None:
+    served = {(path, method) for path, operations in document["paths"].items() for method in operations}
+    assert set(OPERATIONS) <= served
