@@ -15,6 +15,8 @@ ATTACKS: dict[str, Attack] = {
         mi_face.BLACK_BOX,
         mi_face.FROM_MEAN_FACE,
         mi_face.WHITE_BOX,
+        mi_face.BLACK_BOX_PRIOR,
+        mi_face.WHITE_BOX_PRIOR,
         extract_invert.ATTACK,
         decoder.ATTACK,
         tree_map.ATTACK,

@@ -3,7 +3,8 @@
 Black-box: zeroth-order or finite-difference estimates of the gradient from
 prediction queries. White-box: exact gradients of the model downloaded through
 the BigML dialect. Either starts from the blank image (Algorithm 1) or from the
-mean face of everyone else (``faces.starts``).
+mean face of everyone else (``faces.starts``). Image priors (``faces.priors``)
+are off by default (Algorithm 1); the ``-prior`` entries switch them on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResul
 from attack_clients.attacks.descent import DescentParams, log_gradient
 from attack_clients.attacks.face_session import FaceSession
 from attack_clients.attacks.judging import face_data
+from attack_clients.faces.priors import PRIORS, PriorSettings, parse_percentiles, parse_priors
 from attack_clients.faces.starts import STARTS
 
 
@@ -44,6 +46,32 @@ class MiFaceParams(DescentParams):
     fd_step: float = field(default=0.01, metadata=cli("fd: difference step"))
     fd_coordinates: int | None = field(default=None, metadata=cli("fd: pixels probed per step (default all)"))
     denoise: bool = field(default=False, metadata=cli("black-box: pixel-space PROCESS"))
+    prior: tuple[str, ...] = field(
+        default=(),
+        metadata=cli(
+            f"image priors, any of {','.join(PRIORS)} (default none: Algorithm 1); pixel space only",
+            parse=parse_priors,
+            metavar="PRIORS",
+        ),
+    )
+    tv_weight: float = field(default=PriorSettings.tv_weight, metadata=cli("tv: weight of the TV gradient"))
+    lowpass: int = field(default=PriorSettings.lowpass, metadata=cli("lowpass: keep the lowest K x K DCT coefficients"))
+    blur_every: int = field(default=PriorSettings.blur_every, metadata=cli("blur: every N steps"))
+    blur_sigma: float = field(default=PriorSettings.blur_sigma, metadata=cli("blur: Gaussian sigma in pixels"))
+    contrast: tuple[float, ...] = field(
+        default=PriorSettings.contrast,
+        metadata=cli(
+            "contrast: clip each image to these percentiles of its pixels", parse=parse_percentiles, metavar="LOW,HIGH"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.priors()  # an unknown prior or a bad range fails where it is written
+
+    def priors(self) -> PriorSettings:
+        """The image priors these parameters switch on."""
+        return PriorSettings(self.prior, self.tv_weight, self.lowpass, self.blur_every, self.blur_sigma, self.contrast)
 
 
 def _starts(session: FaceSession, start: str) -> np.ndarray:
@@ -77,11 +105,13 @@ def _white_box(session: FaceSession, params: MiFaceParams) -> tuple[np.ndarray, 
     except DownloadForbidden as error:
         raise AttackNotApplicable(f"download refused by the operator: {error}") from None
     model = WhiteBoxModel(export)
+    if params.prior and model.code_space:
+        raise AttackNotApplicable("image priors act on pixels; this model's white-box search runs in its DAE's codes")
     starts = _starts(session, params.start)
     use_log, why = log_gradient(params.gradient, _own_confidences(model.predict_proba(starts), session.labels))
     mi = params.mi_face(5000)
     images, result = invert_white_box(
-        model, session.labels, mi, progress=session.progress, log_gradient=use_log, x0=starts
+        model, session.labels, mi, progress=session.progress, log_gradient=use_log, x0=starts, prior=params.priors()
     )
     document = {"mode": "white-box", "code_space": model.code_space, "log_gradient": use_log, "gradient_choice": why}
     return images, result, starts, {**document, "parameters": mi.__dict__}
@@ -114,7 +144,15 @@ def _black_box(session: FaceSession, params: MiFaceParams) -> tuple[np.ndarray, 
     )
     mi = params.mi_face(2000)
     images, result = invert_black_box(
-        session.oracle, session.labels, session.image_shape, mi, settings, params.denoise, session.progress, starts
+        session.oracle,
+        session.labels,
+        session.image_shape,
+        mi,
+        settings,
+        params.denoise,
+        session.progress,
+        starts,
+        params.priors(),
     )
     document = {
         "mode": "black-box",
@@ -132,7 +170,7 @@ def run(target: Target, params: MiFaceParams) -> AttackResult:
     session = FaceSession(target, params)
     invert = _white_box if params.white_box else _black_box
     images, result, starts, document = invert(session, params)
-    document = {"attack": "mi-face", **document, "start": params.start}
+    document = {"attack": "mi-face", **document, "start": params.start, "priors": params.priors().describe()}
     if params.start != "blank" and not params.no_eval:
         # The control: how the judges rate the starting images themselves, before any query.
         document["start_metrics"] = session.judge(starts, session.labels)
@@ -170,4 +208,18 @@ FROM_MEAN_FACE = Attack(
 )
 WHITE_BOX = Attack(
     "mi-face-wb", "MI-Face white-box", "wb", COMMAND, MiFaceParams(white_box=True), white_box=True, dialect="bigml"
+)
+PRIOR = ("tv", "lowpass", "blur", "contrast")
+"""The priors the ``-prior`` entries switch on, with their default parameters."""
+BLACK_BOX_PRIOR = Attack(
+    "mi-face-bb-prior", "MI-Face black-box with image priors", "bb-prior", COMMAND, MiFaceParams(prior=PRIOR)
+)
+WHITE_BOX_PRIOR = Attack(
+    "mi-face-wb-prior",
+    "MI-Face white-box with image priors",
+    "wb-prior",
+    COMMAND,
+    MiFaceParams(white_box=True, prior=PRIOR),
+    white_box=True,
+    dialect="bigml",
 )

@@ -22,6 +22,8 @@ NOISE_SCALES = (0.001, 0.01, 0.1)
 FACE_MODELS = ("faces-softmax", "faces-mlp", "faces-dae")
 TREE_MODELS = ("steak-tree", "gss-tree")
 FALLBACK_TREE = "fair-tree"
+OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior")
+"""Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class Profile:
     ``params`` holds the attacks whose parameters differ from their registry
     entry's, checked on construction (a wrong attack or parameter type fails on
     import, not in a cell). ``attack_models`` narrows the face models of the
-    attacks it names (the others attack every model in ``face_models``).
+    attacks it names (the others attack every model in ``face_models``);
+    ``opt_in`` the attacks of ``OPT_IN`` it runs.
     """
 
     name: str
@@ -68,6 +71,7 @@ class Profile:
     params: Mapping[str, Params] = field(default_factory=dict)
     tree_sample: int | None = None
     attack_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    opt_in: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, params in self.params.items():
@@ -84,6 +88,8 @@ class Profile:
 
     def attacks(self, attack: Attack, model: str) -> bool:
         """Is ``model`` a target of ``attack`` in this profile?"""
+        if attack.name in OPT_IN and attack.name not in self.opt_in:
+            return False
         return attack.family == "tree" or model in self.attack_models.get(attack.name, self.face_models)
 
 
@@ -119,12 +125,24 @@ PROFILES: dict[str, Profile] = {
         # PROCESS-DAE (the only PROCESS white-box MI-Face runs) every 50 steps, not every step: run
         # every step, the non-local-means clean-up undoes each step's progress, Algorithm 1's β-window
         # stops the descent within a few hundred steps, and top-1 was 0.075 (0.90 every 50 steps).
-        params=_tuned({"mi-face-wb": {**PAPER_MI_FACE, "process_every": 50}, "extract-invert": PAPER_MI_FACE}),
+        params=_tuned(
+            {
+                "mi-face-wb": {**PAPER_MI_FACE, "process_every": 50},
+                "mi-face-wb-prior": PAPER_MI_FACE,
+                "extract-invert": PAPER_MI_FACE,
+            }
+        ),
         # The query-based face attacks sweep every defence on softmax regression (the model
-        # equation-solving extraction applies to); white-box MI-Face runs on all three models.
+        # equation-solving extraction applies to); white-box MI-Face runs on all three models,
+        # with image priors on the two that it searches in pixels (the DAE's search runs in codes).
         attack_models={
-            name: FACE_MODELS[:1] for name in ("mi-face-bb", "mi-face-bb-mean", "extract-invert", "decoder")
+            **{
+                name: FACE_MODELS[:1]
+                for name in ("mi-face-bb", "mi-face-bb-mean", "mi-face-bb-prior", "extract-invert", "decoder")
+            },
+            "mi-face-wb-prior": FACE_MODELS[:2],
         },
+        opt_in=OPT_IN,
     ),
     "tiny": Profile(
         "tiny",

@@ -18,6 +18,7 @@ from attack_clients.faces.gradients import (
 )
 from attack_clients.faces.mi_face import MIFaceParams, MIFaceResult, mi_face
 from attack_clients.faces.network import WhiteBoxModel
+from attack_clients.faces.priors import PriorSettings, image_prior
 from attack_clients.faces.process import Process, dae_process, denoise_sharpen
 from attack_clients.oracle import Oracle
 
@@ -47,6 +48,7 @@ class BlackBoxSettings:
 
 DEFAULT_PARAMS = MIFaceParams()
 DEFAULT_SETTINGS = BlackBoxSettings()
+NO_PRIOR = PriorSettings()
 
 
 def invert_white_box(
@@ -57,14 +59,17 @@ def invert_white_box(
     progress: bool = False,
     log_gradient: bool = False,
     x0: np.ndarray | None = None,
+    prior: PriorSettings = NO_PRIOR,
 ) -> tuple[np.ndarray, MIFaceResult]:
     """Reconstructions ``(m, h*w)`` from the downloaded layers, from pixels ``x0`` (default 0).
 
     ``process="auto"`` uses PROCESS-DAE (search in the DAE's code space) when
     the model has a decoder and the identity otherwise. ``log_gradient``: see
-    ``gradients``.
+    ``gradients``. ``prior``: image priors (see ``priors``), pixel space only.
     """
     model = export if isinstance(export, WhiteBoxModel) else WhiteBoxModel(export)
+    if prior.names and model.code_space:
+        raise ValueError("image priors act on pixels, and this model's search runs in its DAE's code space")
     if process == "auto":
         process = dae_process(model) if model.code_space else None
     result = mi_face(
@@ -75,6 +80,7 @@ def invert_white_box(
         process=process,
         progress=progress,
         description="MI-Face white-box",
+        prior=image_prior(prior, model.image_shape),
     )
     images = model.decode(torch.as_tensor(result.x)).numpy()
     return images, result
@@ -117,10 +123,12 @@ def invert_black_box(
     denoise: bool = False,
     progress: bool = False,
     x0: np.ndarray | None = None,
+    prior: PriorSettings = NO_PRIOR,
 ) -> tuple[np.ndarray, MIFaceResult]:
     """Reconstructions ``(m, h*w)`` from prediction queries alone, from ``x0`` (default 0, Algorithm 1's).
 
-    ``denoise`` applies the pixel-space PROCESS (non-local means and sharpening).
+    ``denoise`` applies the pixel-space PROCESS (non-local means and sharpening);
+    ``prior``: image priors (see ``priors``), applied locally at no query.
     """
     estimator = black_box_estimator(oracle, image_shape, settings)
     process = denoise_sharpen(image_shape) if denoise else None
@@ -133,5 +141,6 @@ def invert_black_box(
         process=process,
         progress=progress,
         description=f"MI-Face black-box ({settings.estimator})",
+        prior=image_prior(prior, image_shape),
     )
     return result.x, result

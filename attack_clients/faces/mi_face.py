@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from attack_clients.faces.priors import ImagePrior
 from attack_clients.faces.process import Process
 
 LogConfidenceAndGradient = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -73,14 +74,19 @@ def mi_face(
     process: Process | None = None,
     progress: bool = False,
     description: str = "MI-Face",
+    prior: ImagePrior | None = None,
 ) -> MIFaceResult:
     """Run Algorithm 1 for every label at once from the rows of ``x0``.
 
     Iterates are clamped to [0, 1] after every step (the service accepts only
     pixels in [0, 1]; DAE codes are sigmoid outputs); ``process`` runs every
-    ``params.process_every`` steps on top of that.
+    ``params.process_every`` steps on top of that. ``prior`` (pixel iterates
+    only) adds its gradient term to every gradient and projects every iterate
+    before PROCESS; without one the descent is Algorithm 1's.
     """
     params = params or MIFaceParams()
+    if prior is not None:
+        log_confidence_and_gradient = prior.regularised(log_confidence_and_gradient)
     labels_all = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     m = len(labels_all)
     out_x = x0.detach().clone().float()
@@ -103,6 +109,8 @@ def mi_face(
         # every label improved (the usual case) best_x takes x's buffer instead of a copy.
         free = next(b for b in buffers if b is not x and b is not best_x)
         x = torch.add(x, grad, alpha=-params.lam, out=free).clamp_(0, 1)
+        if prior is not None:
+            x = prior.project(x, i).clamp_(0, 1)
         if process is not None and i % params.process_every == 0:
             x = process(x).clamp_(0, 1)
         log_f, grad = log_confidence_and_gradient(x, label_a)

@@ -11,6 +11,7 @@ from attack_clients.attacks.mi_face import MiFaceParams
 from attack_clients.evaluate.sweep import (
     DEFENCES,
     FACE_MODELS,
+    OPT_IN,
     PAPER_MI_FACE,
     PROFILES,
     ROUNDING,
@@ -40,7 +41,8 @@ def test_the_defences_are_the_ones_the_brief_names() -> None:
 def test_every_profile_runs_every_defence_for_every_attack_and_model(profile: str, served: list[str]) -> None:
     cells = grid(PROFILES[profile], served)
     pairs = {(c.attack.name, c.model) for c in cells}
-    assert {c.attack.name for c in cells} == set(ATTACKS)
+    opted_out = set(OPT_IN) - set(PROFILES[profile].opt_in)
+    assert {c.attack.name for c in cells} == set(ATTACKS) - opted_out
     for attack, model in pairs:
         assert [c.defence for c in cells if (c.attack.name, c.model) == (attack, model)] == list(DEFENCES)
     assert len({c.key for c in cells}) == len(cells)
@@ -55,7 +57,16 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     for attack in QUERY_FACE_ATTACKS:
         assert {m for a, m in pairs if a == attack} == {"faces-softmax"}
     assert {m for a, m in pairs if a.startswith("tree-")} == set(TREE_MODELS)
-    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENCES) * (len(QUERY_FACE_ATTACKS) + 3 + 2 * 2)
+    assert {m for a, m in pairs if a == "mi-face-bb-prior"} == {"faces-softmax"}
+    assert {m for a, m in pairs if a == "mi-face-wb-prior"} == {"faces-softmax", "faces-mlp"}
+    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENCES) * (len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2)
+
+
+@pytest.mark.parametrize("profile", ["quick", "tiny"])
+def test_the_image_prior_variants_are_opt_in_for_full_only(profile: str) -> None:
+    assert set(OPT_IN) <= set(PROFILES["full"].opt_in)
+    cells = grid(PROFILES[profile], [*WITH_DATA, "fair-tree"])
+    assert not {c.attack.name for c in cells} & set(OPT_IN)
 
 
 def test_models_per_profile_and_the_no_data_fallback() -> None:
