@@ -158,6 +158,6 @@ def test_mi_face_prior_flags_reach_results_json(tmp_path: Path, digits_target, m
     argv = ["mi-face", *common, "--white-box", "--iterations", "30", "--prior", "tv,blur", "--blur-every", "7"]
     assert main(argv) == 0
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["priors"] == {"tv": {"tv_weight": 0.05}, "blur": {"blur_every": 7, "blur_sigma": 1.0}}
+    assert results["priors"] == {"tv": {"tv_weight": 0.001}, "blur": {"blur_every": 7, "blur_sigma": 1.0}}
     assert main(["mi-face", *common, "--iterations", "3"]) == 0
     assert json.loads((tmp_path / "results.json").read_text())["priors"] == {}
