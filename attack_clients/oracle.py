@@ -57,7 +57,7 @@ class Oracle(Protocol):
         ...
 
 
-Defence = Callable[[np.ndarray], Any]
+Defense = Callable[[np.ndarray], Any]
 
 
 class LocalOracle:
@@ -76,13 +76,13 @@ class LocalOracle:
         self,
         predict: Callable[[np.ndarray], np.ndarray],
         classes: Sequence[str],
-        defence: Defence | None = None,
+        defense: Defense | None = None,
         max_rows: int | None = None,
     ) -> None:
         self.classes = list(classes)
         self.stats = QueryStats()
         self._predict = predict
-        self._defence = defence
+        self._defense = defense
         self._max_rows = max_rows
 
     def predict_proba(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,8 +95,8 @@ class LocalOracle:
         start = time.perf_counter()
         probabilities = np.asarray(self._predict(X), dtype=np.float64)
         labels = probabilities.argmax(axis=1)
-        if self._defence is not None:
-            defended = self._defence(probabilities)
+        if self._defense is not None:
+            defended = self._defense(probabilities)
             if hasattr(defended, "probabilities"):
                 labels = np.asarray(defended.labels)
                 probabilities = np.asarray(defended.probabilities, dtype=np.float64)

@@ -140,8 +140,8 @@ def main() -> None:
 
     if not args.skip_black_box:
         settings = BlackBoxSettings()
-        for name, defence, smooth in (("zo", None, False), ("zo r=0.05", rounding(0.05), True)):
-            oracle = LocalOracle(model.predict_proba, data.classes, defence=defence)
+        for name, defense, smooth in (("zo", None, False), ("zo r=0.05", rounding(0.05), True)):
+            oracle = LocalOracle(model.predict_proba, data.classes, defense=defense)
             start = time.perf_counter()
             images, result = invert_black_box(
                 oracle,

@@ -118,7 +118,7 @@ def _white_box(session: FaceSession, params: MiFaceParams) -> tuple[np.ndarray, 
 
 
 def _black_box(session: FaceSession, params: MiFaceParams) -> tuple[np.ndarray, Any, np.ndarray, dict[str, Any]]:
-    from attack_clients.faces.defence_profile import detect
+    from attack_clients.faces.defense_profile import detect
     from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box
 
     blank_image = np.zeros((1, int(np.prod(session.image_shape))), dtype=np.float32)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from attack_clients.evaluate.sweep import DEFENCES, ROUNDING
+from attack_clients.evaluate.sweep import DEFENSES, ROUNDING
 
 COST_MEASURES = ("accuracy", "log_loss", "brier")
 
@@ -112,7 +112,7 @@ def rounding_answers(rows: Iterable[Mapping[str, Any]], pairs: Sequence[tuple[st
 
 def cheapest_stop(rows: Iterable[Mapping[str, Any]], attack: str, model: str) -> Mapping[str, Any] | None:
     """Among all defences where a working attack no longer works, the one with the smallest Brier increase."""
-    order = {d.name: i for i, d in enumerate(DEFENCES)}
+    order = {d.name: i for i, d in enumerate(DEFENSES)}
     rows = list(rows)
     if not any(r["attack"] == attack and r["model"] == model and r["defence"] == "none" and r["works"] for r in rows):
         return None

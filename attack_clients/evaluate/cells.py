@@ -179,10 +179,10 @@ def _identity(task: CellTask) -> dict[str, Any]:
         "attack": cell.attack.name,
         "family": cell.attack.family,
         "model": cell.model,
-        "defence": cell.defence.name,
-        "defence_kind": cell.defence.kind,
-        "defence_level": cell.defence.level,
-        "spec": cell.defence.spec,
+        "defence": cell.defense.name,
+        "defence_kind": cell.defense.kind,
+        "defence_level": cell.defense.level,
+        "spec": cell.defense.spec,
         "profile": task.profile.name,
         "username": task.username,
     }
@@ -193,7 +193,7 @@ def run_cell(task: CellTask) -> CellOutcome:
     started = time.perf_counter()
     _limit_threads(task.cell.attack.family)
     _set_data_dir(task.data_dir)
-    utility = Service(task.url, task.admin_key).utility(task.cell.model, task.cell.defence.spec)
+    utility = Service(task.url, task.admin_key).utility(task.cell.model, task.cell.defense.spec)
     fingerprint = None
     if task.cell.attack.white_box:
         fingerprint, traffic = download_fingerprint(task)

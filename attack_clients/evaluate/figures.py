@@ -16,7 +16,7 @@ import numpy as np
 from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import utility_cost
 from attack_clients.evaluate.store import ResultStore
-from attack_clients.evaluate.sweep import DEFENCES, ROUNDING
+from attack_clients.evaluate.sweep import DEFENSES, ROUNDING
 
 Rows = Sequence[Mapping[str, Any]]
 MAX_COLUMNS = 8
@@ -141,11 +141,11 @@ def face_grid(
     """Reconstructions of the first identities, one row per defence (real faces on top when known);
     None when no cell of the pair left a reconstruction."""
     rows: list[tuple[str, dict[int, np.ndarray]]] = []
-    for defence in DEFENCES:
-        folder = store.files(f"{attack}.{model}.{defence.name}")
+    for defense in DEFENSES:
+        folder = store.files(f"{attack}.{model}.{defense.name}")
         found = sorted(folder.glob("recon-*.png")) if folder.is_dir() else []
         images = {_label(p.name): stretched(plt.imread(p)) for p in found}
-        rows.append((defence.name, images))
+        rows.append((defense.name, images))
     labels = sorted({label for _, images in rows for label in images})[:MAX_COLUMNS]
     if not labels:
         return None
@@ -174,7 +174,7 @@ def real_faces(store: ResultStore, model: str) -> dict[int, np.ndarray]:
     from attack_clients.attacks.judging import reference_faces
 
     face_attacks = [name for name, attack in ATTACKS.items() if attack.family == "face"]
-    keys = (f"{attack}.{model}.{d.name}" for attack in face_attacks for d in DEFENCES)
+    keys = (f"{attack}.{model}.{d.name}" for attack in face_attacks for d in DEFENSES)
     raw = next((r for r in (store.load(k).get("raw") for k in keys if store.done(k)) if r and r.get("classes")), {})
     classes, shape = raw.get("classes"), tuple(raw.get("image_shape") or ())
     if not classes or len(shape) != 2:

@@ -82,9 +82,9 @@ def open_accounts(service: Service, cells: Sequence[Cell]) -> dict[str, tuple[st
     for cell in cells:
         username = f"{cell.key}.{run_id}"
         key = service.create_user(username)
-        stored = service.set_defence(username, cell.defence.spec)
-        if json.dumps(stored, sort_keys=True) != cell.defence.spec_json:
-            raise ServiceError(f"{username}: the service stored {stored}, not {cell.defence.spec}")
+        stored = service.set_defense(username, cell.defense.spec)
+        if json.dumps(stored, sort_keys=True) != cell.defense.spec_json:
+            raise ServiceError(f"{username}: the service stored {stored}, not {cell.defense.spec}")
         accounts[cell.key] = (username, key)
     if cells:
         time.sleep(SETTLE_SECONDS)

@@ -85,7 +85,7 @@ class RunReport:
 
 def reference_key(cell: Cell) -> str | None:
     """The undefended cell a defended white-box cell may reuse (None for every other cell)."""
-    if not cell.attack.white_box or cell.defence.name == "none":
+    if not cell.attack.white_box or cell.defense.name == "none":
         return None
     return f"{cell.attack.name}.{cell.model}.none"
 

@@ -53,7 +53,7 @@ class Service:
         """A new user's API key (no row budget or rate limit beyond the server's defaults)."""
         return str(self.request("POST", "/admin/users", json={"username": username}).json()["api_key"])
 
-    def set_defence(self, username: str, spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def set_defense(self, username: str, spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Set a user's own defence (beats model and global settings); returns the stored spec."""
         return list(self.request("PUT", f"/admin/users/{username}/defense", json=spec).json()["spec"])
 

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from attack_clients.attacks import ATTACKS
-from attack_clients.evaluate.sweep import DEFENCES
+from attack_clients.evaluate.sweep import DEFENSES
 
 MEASURE = {"face": "face recogniser top-1", "tree": "precision of 'yes' on training targets ('-': never said yes)"}
 
@@ -35,10 +35,10 @@ def success_table(rows: Sequence[Mapping[str, Any]], family: str) -> Table | Non
     table.add_column("defence")
     for attack, model in pairs:
         table.add_column(f"{_short_attack(attack)} {_short_model(model)}", justify="right")
-    for defence in DEFENCES:
+    for defense in DEFENSES:
         cells = []
         for attack, model in pairs:
-            row = by_cell.get((attack, model, defence.name))
+            row = by_cell.get((attack, model, defense.name))
             if row is None:
                 cells.append("")
             elif row.get("status") != "ok":
@@ -48,7 +48,7 @@ def success_table(rows: Sequence[Mapping[str, Any]], family: str) -> Table | Non
             else:
                 style = "green" if row.get("works") else "dim"
                 cells.append(f"[{style}]{row['success']:.2f}[/{style}]")
-        table.add_row(defence.name, *cells)
+        table.add_row(defense.name, *cells)
     return table
 
 

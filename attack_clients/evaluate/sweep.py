@@ -27,7 +27,7 @@ OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior")
 
 
 @dataclass(frozen=True)
-class Defence:
+class Defense:
     """One output defence, as the per-user spec the service stores."""
 
     name: str
@@ -40,17 +40,17 @@ class Defence:
         return json.loads(self.spec_json)
 
 
-def _defence(name: str, kind: str, level: float | None, spec: list[dict[str, Any]]) -> Defence:
-    return Defence(name, kind, level, json.dumps(spec, sort_keys=True))
+def _defense(name: str, kind: str, level: float | None, spec: list[dict[str, Any]]) -> Defense:
+    return Defense(name, kind, level, json.dumps(spec, sort_keys=True))
 
 
-DEFENCES: tuple[Defence, ...] = (
-    _defence("none", "none", None, []),
-    *(_defence(f"round-{r:g}", "round", r, [{"round": r}]) for r in ROUNDING),
-    *(_defence(f"gaussian-{s:g}", "gaussian", s, [{"noise": "gaussian", "scale": s}]) for s in NOISE_SCALES),
-    *(_defence(f"laplace-{s:g}", "laplace", s, [{"noise": "laplace", "scale": s}]) for s in NOISE_SCALES),
-    _defence("top-1", "top_k", 1, [{"top_k": 1}]),
-    _defence("label-only", "label_only", None, [{"label_only": True}]),
+DEFENSES: tuple[Defense, ...] = (
+    _defense("none", "none", None, []),
+    *(_defense(f"round-{r:g}", "round", r, [{"round": r}]) for r in ROUNDING),
+    *(_defense(f"gaussian-{s:g}", "gaussian", s, [{"noise": "gaussian", "scale": s}]) for s in NOISE_SCALES),
+    *(_defense(f"laplace-{s:g}", "laplace", s, [{"noise": "laplace", "scale": s}]) for s in NOISE_SCALES),
+    _defense("top-1", "top_k", 1, [{"top_k": 1}]),
+    _defense("label-only", "label_only", None, [{"label_only": True}]),
 )
 
 
@@ -169,12 +169,12 @@ class Cell:
 
     attack: Attack
     model: str
-    defence: Defence
+    defense: Defense
 
     @property
     def key(self) -> str:
         """A file- and username-safe name, unique in the grid."""
-        return f"{self.attack.name}.{self.model}.{self.defence.name}"
+        return f"{self.attack.name}.{self.model}.{self.defense.name}"
 
 
 def models_for(profile: Profile, available: Iterable[str]) -> dict[str, list[str]]:
@@ -188,9 +188,9 @@ def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
     """Every cell of the sweep, costly attack families first (better packing on few workers)."""
     models = models_for(profile, available)
     return [
-        Cell(attack, model, defence)
+        Cell(attack, model, defense)
         for attack in ATTACKS.values()
         for model in models[attack.family]
         if profile.attacks(attack, model)
-        for defence in DEFENCES
+        for defense in DEFENSES
     ]

@@ -4,7 +4,7 @@ The adversary queries the API with auxiliary faces the target never saw,
 keeps the confidence vectors it returns, and trains a decoder (vector to
 image, L2 loss). A victim's image is then rebuilt from the vector the API
 returned for it. The training vectors are truncated the way the API's answers
-show it truncates (rounding grid, top-k; see ``defence_profile``), so the
+show it truncates (rounding grid, top-k; see ``defense_profile``), so the
 decoder learns from exactly the kind of vector it will be given. Inputs are
 log-confidences floored at what a reported 0 can hide, which keeps the small
 entries (where similarity to other people shows) on a usable scale. Under
@@ -32,7 +32,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 from tqdm.auto import trange
 
-from attack_clients.faces.defence_profile import DefenceProfile, detect
+from attack_clients.faces.defense_profile import DefenseProfile, detect
 from attack_clients.oracle import Oracle, query_all
 
 
@@ -75,7 +75,7 @@ class DecoderInversion:
         return torch.as_tensor((self._logs(probabilities) - self.mean_) / self.scale_, dtype=torch.float32)
 
     def fit(
-        self, probabilities: np.ndarray, images: np.ndarray, profile: DefenceProfile | None = None
+        self, probabilities: np.ndarray, images: np.ndarray, profile: DefenseProfile | None = None
     ) -> DecoderInversion:
         """Train on returned vectors ``(n, k)`` and the images queried ``(n, d)``."""
         torch.manual_seed(self.seed)
@@ -124,7 +124,7 @@ class DecoderOutcome:
     victims: np.ndarray
     reconstructions: np.ndarray
     baseline: np.ndarray
-    profile: DefenceProfile
+    profile: DefenseProfile
     auxiliary_rows: int
     victim_rows: int
 
@@ -158,7 +158,7 @@ def run_decoder_attack(
     reconstructions = np.zeros((len(victims), images.shape[1]))
     baseline = np.zeros_like(reconstructions)
     auxiliary_rows = victim_rows = 0
-    profile = DefenceProfile()
+    profile = DefenseProfile()
     for group in groups:
         seen = np.setdiff1d(np.arange(n_classes), group) if split == "disjoint" else group
         auxiliary = images[~training & np.isin(identities, seen)]

@@ -28,7 +28,7 @@ from scipy.special import logsumexp
 from torch import nn
 from tqdm.auto import trange
 
-from attack_clients.faces.defence_profile import DefenceProfile, detect
+from attack_clients.faces.defense_profile import DefenseProfile, detect
 from attack_clients.faces.gradients import DctBasis, WhiteBoxGradient
 from attack_clients.faces.mi_face import MIFaceParams, mi_face
 from attack_clients.faces.network import WhiteBoxModel
@@ -65,7 +65,7 @@ def equation_queries(n_features: int, extra: int = 0, seed: int = 0) -> np.ndarr
 
 
 def solve_softmax(
-    X: np.ndarray, P: np.ndarray, profile: DefenceProfile | None = None, rounds: int = 30
+    X: np.ndarray, P: np.ndarray, profile: DefenseProfile | None = None, rounds: int = 30
 ) -> ExtractedSoftmax:
     """Least-squares softmax parameters from queries ``X`` and returned ``P``."""
     profile = detect(P) if profile is None else profile
@@ -88,7 +88,7 @@ def solve_softmax(
 
 def extract_softmax(
     oracle: Oracle, n_features: int, extra_queries: int = 0, seed: int = 0
-) -> tuple[ExtractedSoftmax, DefenceProfile]:
+) -> tuple[ExtractedSoftmax, DefenseProfile]:
     """Query the canonical design (plus random images) and solve; d + 1 + extra rows."""
     X = equation_queries(n_features, extra_queries, seed)
     P = query_all(oracle, X)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.fft import idct
 
-from attack_clients.faces.defence_profile import FLOAT32_SMALLEST
+from attack_clients.faces.defense_profile import FLOAT32_SMALLEST
 from attack_clients.oracle import MAX_BATCH_BYTES, Oracle, query_all
 
 TINY = 1e-300

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from attack_clients.faces.defence_profile import FLOAT32_SMALLEST
+from attack_clients.faces.defense_profile import FLOAT32_SMALLEST
 from attack_clients.faces.gradients import (
     DctBasis,
     FiniteDifferenceGradient,

@@ -39,18 +39,18 @@ def test_budget_is_enforced_before_answering() -> None:
     assert oracle.stats.rows == 10
 
 
-def test_defence_rounds_probabilities_but_not_the_label() -> None:
-    oracle = LocalOracle(softmax_predict, ["a", "b", "c"], defence=lambda p: np.round(p / 0.5) * 0.5)
+def test_defense_rounds_probabilities_but_not_the_label() -> None:
+    oracle = LocalOracle(softmax_predict, ["a", "b", "c"], defense=lambda p: np.round(p / 0.5) * 0.5)
     labels, probabilities = oracle.predict_proba(np.full((1, 2), 0.2))
     assert labels.tolist() == [0]
     assert set(np.unique(probabilities)) <= {0.0, 0.5, 1.0}
 
 
-def test_defence_object_with_labels_decides_them() -> None:
+def test_defense_object_with_labels_decides_them() -> None:
     def label_only(p: np.ndarray) -> SimpleNamespace:
         return SimpleNamespace(labels=np.full(len(p), 2), probabilities=np.eye(3)[np.full(len(p), 2)])
 
-    labels, probabilities = LocalOracle(softmax_predict, ["a", "b", "c"], defence=label_only).predict_proba(
+    labels, probabilities = LocalOracle(softmax_predict, ["a", "b", "c"], defense=label_only).predict_proba(
         np.ones((2, 2))
     )
     assert labels.tolist() == [2, 2]

@@ -112,7 +112,7 @@ def test_probabilities_are_validated(probabilities: np.ndarray, message: str) ->
         np.array([[1, 0]]),  # integers take the general path
     ],
 )
-def test_no_defence_is_the_checked_rows_and_their_argmax(clean: np.ndarray) -> None:
+def test_no_defense_is_the_checked_rows_and_their_argmax(clean: np.ndarray) -> None:
     out = parse_spec([]).apply(clean, inputs=None, secret=7)
     assert out.probabilities.dtype == np.float64 and out.labels.dtype == np.int64
     np.testing.assert_array_equal(out.probabilities, np.clip(clean.astype(np.float64), 0.0, 1.0))

@@ -41,7 +41,7 @@ def test_canonical_form() -> None:
     assert isinstance(pipeline.to_spec()[0]["round"], float)
 
 
-def test_empty_spec_is_no_defence() -> None:
+def test_empty_spec_is_no_defense() -> None:
     rows = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
     for spec in ([], "[]", ()):
         pipeline = parse_spec(spec)

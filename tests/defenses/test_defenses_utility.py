@@ -16,7 +16,7 @@ CLEAN_LOG_LOSS = float(np.mean(-np.log([0.8, 0.3, 0.6])))
 CLEAN_BRIER = float(np.mean([2 * 0.2**2, 2 * 0.7**2, 2 * 0.4**2]))
 
 
-def test_no_defence_matches_the_clean_numbers() -> None:
+def test_no_defense_matches_the_clean_numbers() -> None:
     report = utility_report(ROWS, TRUTH, parse_spec([]))
     assert report["n"] == 3
     assert report["accuracy"] == report["clean_accuracy"] == pytest.approx(2 / 3)

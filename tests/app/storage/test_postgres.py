@@ -37,8 +37,14 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 def settings(url: str, **overrides: Any) -> dict[str, Any]:
     """The app's settings on ``url``: a rate window no test straddles, defence changes seen at once."""
     return {
-        "DATABASE_URL": url, "ADMIN_KEY": ADMIN_KEY, "DATA_DIR": data_dir(), "CACHE_DIR": MODEL_CACHE,
-        "TESTING": True, "RATE_WINDOW_SECONDS": 3600, "DEFENSE_REFRESH_SECONDS": 0, **overrides,
+        "DATABASE_URL": url,
+        "ADMIN_KEY": ADMIN_KEY,
+        "DATA_DIR": data_dir(),
+        "CACHE_DIR": MODEL_CACHE,
+        "TESTING": True,
+        "RATE_WINDOW_SECONDS": 3600,
+        "DEFENSE_REFRESH_SECONDS": 0,
+        **overrides,
     }
 
 
@@ -165,8 +171,11 @@ def test_query_log_rows_are_written(pg_app: Flask, client: FlaskClient, tree: st
     logged = client.get("/admin/query-log?limit=1000", headers=ADMIN).get_json()["queries"]
     mine = [(q["model"], q["endpoint"], q["rows"], q["status"]) for q in reversed(logged) if q["username"] == user.name]
     assert mine == [
-        (tree, "v1", 1, 200), (tree, "v1", 3, 200), (tree, "v1", 1, 429),
-        (long_name, "v1", 0, 404), (nul_name.replace("\x00", "\ufffd"), "v1", 0, 404),
+        (tree, "v1", 1, 200),
+        (tree, "v1", 3, 200),
+        (tree, "v1", 1, 429),
+        (long_name, "v1", 0, 404),
+        (nul_name.replace("\x00", "\ufffd"), "v1", 0, 404),
     ]
     with pg_app.extensions["mlaas"].registry.engine.connect() as conn:
         stored = conn.execute(
@@ -188,7 +197,7 @@ def test_names_with_nul_are_not_found_rather_than_errors(client: FlaskClient) ->
     assert client.get(f"/andromeda/model/{'0' * 23}%00?{user.query}").status_code == 404
 
 
-def test_defence_settings_are_stored_and_read_back(pg_app: Flask, client: FlaskClient, tree: str) -> None:
+def test_defense_settings_are_stored_and_read_back(pg_app: Flask, client: FlaskClient, tree: str) -> None:
     user = new_user(client)
     url = f"/admin/users/{user.name}/defense"
     assert client.put(url, json=[{"round": 0.1}], headers=ADMIN).status_code == 200
@@ -210,8 +219,11 @@ def test_defence_settings_are_stored_and_read_back(pg_app: Flask, client: FlaskC
     download = f"/admin/models/{tree}/download"
     with ThreadPoolExecutor(4) as pool:
         flags = [False, True, False, True]
-        assert set(pool.map(lambda f: pg_app.test_client().put(download, json={"downloadable": f}, headers=ADMIN)
-                            .status_code, flags)) == {200}
+        assert set(
+            pool.map(
+                lambda f: pg_app.test_client().put(download, json={"downloadable": f}, headers=ADMIN).status_code, flags
+            )
+        ) == {200}
     assert client.put(download, json={"downloadable": True}, headers=ADMIN).get_json()["downloadable"] is True
 
 
@@ -243,8 +255,9 @@ def test_nothing_is_lost_across_a_restart(pg_app: Flask, postgres_url: str, tree
         again = restarted.test_client()
         assert again.get(f"/admin/users/{user.name}", headers=ADMIN).get_json()["rows_used"] == 4
         assert again.get(f"/admin/users/{user.name}/defense", headers=ADMIN).get_json()["spec"] == [{"top_k": 1}]
-        assert created(post(again, user, "prediction", {"model": model["resource"], "input_data": {"age": 30}}),
-                       "prediction")["output"] in ("yes", "no")
+        assert created(
+            post(again, user, "prediction", {"model": model["resource"], "input_data": {"age": 30}}), "prediction"
+        )["output"] in ("yes", "no")
         logged = again.get("/admin/query-log?limit=1000", headers=ADMIN).get_json()["queries"]
         assert any(q["username"] == user.name and q["rows"] == 4 and q["status"] == 200 for q in logged)
         with restarted.extensions["mlaas"].registry.engine.connect() as conn:
@@ -273,8 +286,9 @@ def test_gunicorn_workers_share_one_budget(postgres: PostgresCluster, tmp_path: 
         def caller(key: str) -> Callable[[int], int]:
             def call(_: int) -> int:
                 url = f"{server.url}/v1/models/{tree_name}:predict"
-                return requests.post(url, json={"instances": [{}]}, headers={"Authorization": f"Bearer {key}"},
-                                     timeout=60).status_code
+                return requests.post(
+                    url, json={"instances": [{}]}, headers={"Authorization": f"Bearer {key}"}, timeout=60
+                ).status_code
 
             return call
 

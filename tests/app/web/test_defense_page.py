@@ -40,7 +40,7 @@ def test_model_names_need_the_admin_key(client, admin_headers) -> None:
     assert names and all(isinstance(name, str) for name in names)
 
 
-def test_defence_steps_are_listed_without_a_key(client) -> None:
+def test_defense_steps_are_listed_without_a_key(client) -> None:
     listed = client.get("/ui/defense-steps")
     assert listed.status_code == 200
     steps = listed.get_json()

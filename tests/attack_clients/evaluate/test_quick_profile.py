@@ -43,7 +43,7 @@ def test_every_cell_of_the_grid_finishes(quick) -> None:
 JUDGED = ("face_recognizer_top1", "evaluation_network_top1", "pixel_evaluator_top1", "ssim_mean")
 
 
-def test_white_box_mi_face_fools_the_pixel_judge_and_no_output_defence_reaches_it(quick) -> None:
+def test_white_box_mi_face_fools_the_pixel_judge_and_no_output_defense_reaches_it(quick) -> None:
     clean = cell(quick, "mi-face-wb.faces-softmax.none")
     assert clean["pixel_evaluator_top1"] >= 0.8
     for row in quick["cells"]:

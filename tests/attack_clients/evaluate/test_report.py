@@ -15,25 +15,25 @@ from attack_clients.evaluate.report import write_reports
 from attack_clients.evaluate.results import row, verdict
 from attack_clients.evaluate.store import ResultStore
 from attack_clients.evaluate.study import STUDY_TREE_TABLE, face_comparisons, tree_comparisons
-from attack_clients.evaluate.sweep import DEFENCES
+from attack_clients.evaluate.sweep import DEFENSES
 
 UTILITY = {"accuracy": 0.9, "clean_accuracy": 0.9, "log_loss": 0.31, "clean_log_loss": 0.3, "brier": 0.12,
            "clean_brier": 0.1, "mean_abs_change": 0.002, "label_change_rate": 0.0}  # fmt: skip
 
 
-def face_cell(attack: str, defence: str, top1: float, n: int = 40) -> dict[str, Any]:
+def face_cell(attack: str, defense: str, top1: float, n: int = 40) -> dict[str, Any]:
     metrics = {"face_recognizer_top1": top1, "face_recognizer_top5": min(1.0, top1 + 0.1),
                "face_recognizer_verified": top1 / 2, "face_recognizer_faces_detected": 0.5,
                "face_recognizer_lineup": 0.5, "evaluation_network_top1": top1, "pixel_evaluator_top1": 1.0,
                "pixel_evaluator_credits_adversarial": True, "ssim_mean": 0.3}  # fmt: skip
     success = {"judge": "face_recognizer", "top1": top1, "hits": round(top1 * n), "n": n, "chance": 1 / 40}
-    return {"key": f"{attack}.faces-softmax.{defence}", "attack": attack, "family": "face",
-            "model": "faces-softmax", "defence": defence, "status": "ok", "utility": UTILITY,
+    return {"key": f"{attack}.faces-softmax.{defense}", "attack": attack, "family": "face",
+            "model": "faces-softmax", "defence": defense, "status": "ok", "utility": UTILITY,
             "wall_seconds": 1.0, "raw": {"metrics": metrics, "success": success,
                                         "attack_stats": {"queries": 3, "rows": 300}}}  # fmt: skip
 
 
-def tree_cell(attack: str, model: str, defence: str, guessed: int, right: int) -> dict[str, Any]:
+def tree_cell(attack: str, model: str, defense: str, guessed: int, right: int) -> dict[str, Any]:
     def scores(accuracy, precision, recall):
         return {"accuracy": accuracy, "precision": precision, "recall": recall}
 
@@ -48,8 +48,8 @@ def tree_cell(attack: str, model: str, defence: str, guessed: int, right: int) -
         }
         for split in ("training", "heldout")
     }
-    return {"key": f"{attack}.{model}.{defence}", "attack": attack, "family": "tree", "model": model,
-            "defence": defence, "status": "ok", "utility": UTILITY, "raw": {"metrics": sets}}  # fmt: skip
+    return {"key": f"{attack}.{model}.{defense}", "attack": attack, "family": "tree", "model": model,
+            "defence": defense, "status": "ok", "utility": UTILITY, "raw": {"metrics": sets}}  # fmt: skip
 
 
 def test_verdicts_use_an_exact_binomial_test_against_chance() -> None:
@@ -105,10 +105,10 @@ def summary_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_reports_hold_the_tree_table_the_rounding_answer_and_embedded_figures(tmp_path: Path) -> None:
-    cells = [face_cell("mi-face-bb", d.name, 0.9 if d.name in ("none", "round-0.001") else 0.0) for d in DEFENCES]
+    cells = [face_cell("mi-face-bb", d.name, 0.9 if d.name in ("none", "round-0.001") else 0.0) for d in DEFENSES]
     for model in ("steak-tree", "gss-tree"):
-        cells += [tree_cell("tree-wbwc", model, d.name, guessed=10, right=10) for d in DEFENCES]
-        cells += [tree_cell("tree-map", model, d.name, guessed=0, right=0) for d in DEFENCES]
+        cells += [tree_cell("tree-wbwc", model, d.name, guessed=10, right=10) for d in DEFENSES]
+        cells += [tree_cell("tree-map", model, d.name, guessed=0, right=0) for d in DEFENSES]
     rows = [row(c) for c in cells]
     summary = summary_of(rows)
     figures = draw_all(rows, ResultStore(tmp_path), tmp_path / "figures")

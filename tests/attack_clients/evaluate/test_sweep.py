@@ -9,7 +9,7 @@ import pytest
 from attack_clients.attacks import ATTACKS
 from attack_clients.attacks.mi_face import MiFaceParams
 from attack_clients.evaluate.sweep import (
-    DEFENCES,
+    DEFENSES,
     FACE_MODELS,
     OPT_IN,
     PAPER_MI_FACE,
@@ -26,25 +26,25 @@ WITHOUT_DATA = [*FACE_MODELS, "fair-tree"]
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def test_the_defences_are_the_ones_the_brief_names() -> None:
-    kinds = [d.kind for d in DEFENCES]
+def test_the_defenses_are_the_ones_the_brief_names() -> None:
+    kinds = [d.kind for d in DEFENSES]
     assert kinds.count("none") == 1
-    assert [d.level for d in DEFENCES if d.kind == "round"] == list(ROUNDING) == [0.001, 0.005, 0.01, 0.05]
+    assert [d.level for d in DEFENSES if d.kind == "round"] == list(ROUNDING) == [0.001, 0.005, 0.01, 0.05]
     assert kinds.count("gaussian") == kinds.count("laplace") == 3
     assert {"top-1": [{"top_k": 1}], "label-only": [{"label_only": True}]}.items() <= {
-        d.name: d.spec for d in DEFENCES
+        d.name: d.spec for d in DEFENSES
     }.items()
 
 
 @pytest.mark.parametrize("profile", ["quick", "full"])
 @pytest.mark.parametrize("served", [WITH_DATA, WITHOUT_DATA])
-def test_every_profile_runs_every_defence_for_every_attack_and_model(profile: str, served: list[str]) -> None:
+def test_every_profile_runs_every_defense_for_every_attack_and_model(profile: str, served: list[str]) -> None:
     cells = grid(PROFILES[profile], served)
     pairs = {(c.attack.name, c.model) for c in cells}
     opted_out = set(OPT_IN) - set(PROFILES[profile].opt_in)
     assert {c.attack.name for c in cells} == set(ATTACKS) - opted_out
     for attack, model in pairs:
-        assert [c.defence for c in cells if (c.attack.name, c.model) == (attack, model)] == list(DEFENCES)
+        assert [c.defense for c in cells if (c.attack.name, c.model) == (attack, model)] == list(DEFENSES)
     assert len({c.key for c in cells}) == len(cells)
 
 
@@ -59,7 +59,7 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     assert {m for a, m in pairs if a.startswith("tree-")} == set(TREE_MODELS)
     assert {m for a, m in pairs if a == "mi-face-bb-prior"} == {"faces-softmax"}
     assert {m for a, m in pairs if a == "mi-face-wb-prior"} == {"faces-softmax", "faces-mlp"}
-    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENCES) * (len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2)
+    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENSES) * (len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2)
 
 
 @pytest.mark.parametrize("profile", ["quick", "tiny"])

@@ -6,7 +6,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 from attack_clients.faces.decoder import DecoderInversion, augment, identity_folds, run_decoder_attack
-from attack_clients.faces.defence_profile import DefenceProfile, detect
+from attack_clients.faces.defense_profile import DefenseProfile, detect
 from attack_clients.oracle import LocalOracle
 
 
@@ -73,14 +73,14 @@ def test_disjoint_split_never_trains_on_victim_identities(digits_target) -> None
 def test_detects_rounding_and_top_k() -> None:
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(10), size=50)
-    assert detect(p) == DefenceProfile()
+    assert detect(p) == DefenseProfile()
     assert detect(np.round(p / 0.05) * 0.05).rounding == 0.05
-    top3 = DefenceProfile(top_k=3).apply(p)
+    top3 = DefenseProfile(top_k=3).apply(p)
     assert detect(top3).top_k == 3
     assert detect(np.eye(10)[rng.integers(0, 10, 50)]).top_k == 1
-    assert DefenceProfile(rounding=0.05).floor == 0.025
-    aligned = DefenceProfile(rounding=0.01, top_k=2).apply(p)
-    np.testing.assert_allclose(DefenceProfile(rounding=0.01, top_k=2).apply(aligned), aligned)
+    assert DefenseProfile(rounding=0.05).floor == 0.025
+    aligned = DefenseProfile(rounding=0.01, top_k=2).apply(p)
+    np.testing.assert_allclose(DefenseProfile(rounding=0.01, top_k=2).apply(aligned), aligned)
 
 
 def test_augment_adds_jittered_copies_in_range() -> None:

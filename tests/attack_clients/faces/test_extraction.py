@@ -33,7 +33,7 @@ def test_equation_solving_recovers_softmax_with_d_plus_one_queries(digits_target
 def test_equation_solving_degrades_under_rounding(digits_target) -> None:
     errors = []
     for step in (0.001, 0.05):
-        oracle = LocalOracle(digits_target.model.predict_proba, digits_target.data.classes, defence=rounding(step))
+        oracle = LocalOracle(digits_target.model.predict_proba, digits_target.data.classes, defense=rounding(step))
         extracted, profile = extract_softmax(oracle, 64)
         assert profile.rounding == step
         errors.append(relative_error(extracted, digits_target.export))
@@ -46,7 +46,7 @@ def test_more_random_queries_help_under_rounding(digits_target) -> None:
     truth = digits_target.model.predict_proba(X).argmax(axis=1)
     agreement = []
     for extra in (0, 2000):
-        oracle = LocalOracle(digits_target.model.predict_proba, digits_target.data.classes, defence=rounding(0.01))
+        oracle = LocalOracle(digits_target.model.predict_proba, digits_target.data.classes, defense=rounding(0.01))
         extracted, _ = extract_softmax(oracle, 64, extra_queries=extra)
         agreement.append((extracted.predict_proba(X).argmax(axis=1) == truth).mean())
     assert agreement[1] > agreement[0]

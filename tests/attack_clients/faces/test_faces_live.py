@@ -30,7 +30,7 @@ from attack_clients.cli import main
 from attack_clients.clients import BigMLClient, RetryPolicy, V2Client
 from attack_clients.datasets import load_faces
 from attack_clients.faces.decoder import DecoderInversion, run_decoder_attack
-from attack_clients.faces.defence_profile import detect
+from attack_clients.faces.defense_profile import detect
 from attack_clients.faces.extraction import extract_softmax, fit_surrogate
 from attack_clients.faces.inversion import BlackBoxSettings, invert_black_box, invert_white_box
 from attack_clients.faces.mi_face import MIFaceParams

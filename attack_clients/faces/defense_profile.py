@@ -17,7 +17,7 @@ GRIDS = (0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 0.0005, 0.0
 
 
 @dataclass(frozen=True)
-class DefenceProfile:
+class DefenseProfile:
     """What the returned vectors reveal about the defence (None: not seen)."""
 
     rounding: float | None = None
@@ -42,7 +42,7 @@ class DefenceProfile:
         return {"rounding": self.rounding, "top_k": self.top_k}
 
 
-def detect(probabilities: np.ndarray, tolerance: float = 1e-6) -> DefenceProfile:
+def detect(probabilities: np.ndarray, tolerance: float = 1e-6) -> DefenseProfile:
     """The coarsest grid every value sits on, and a constant non-zero count."""
     values = np.asarray(probabilities, dtype=np.float64)
     rounding = None
@@ -55,4 +55,4 @@ def detect(probabilities: np.ndarray, tolerance: float = 1e-6) -> DefenceProfile
     top_k = k if k < values.shape[1] and np.mean(nonzero == k) >= 0.9 and rounding is None else None
     if top_k is None and k == 1:
         top_k = 1
-    return DefenceProfile(rounding=rounding, top_k=top_k)
+    return DefenseProfile(rounding=rounding, top_k=top_k)
