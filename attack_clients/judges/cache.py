@@ -26,6 +26,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MLAAS_JUDGE_CACHE") or DEFAULT_DIR)
 
 
+def source_of(*modules: object) -> str:
+    """The text of the modules that compute a cached result, so editing them invalidates it."""
+    return "".join(Path(module.__file__).read_text() for module in modules)
+
+
 def key_of(*parts: object) -> str:
     """A short hash of arrays (by dtype, shape and bytes) and plain values."""
     digest = hashlib.sha256()

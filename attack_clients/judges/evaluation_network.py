@@ -11,6 +11,7 @@ person (the literature's KNN distance).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from torch.nn import functional
 
 from attack_clients.datasets import FaceData
 from attack_clients.judges.base import rank_figures
-from attack_clients.judges.cache import cached_arrays, key_of
+from attack_clients.judges.cache import cached_arrays, key_of, source_of
 
 INPUT = (48, 48)
 TRAIN_PER_PERSON = 0.8
@@ -91,7 +92,7 @@ class EvaluationNetwork:
         self.data = data
         self.train_mask = training_split(data.labels, self.seed)
         self.network = _Network(len(data.classes))
-        key = key_of(data.images, data.labels, self.steps, self.batch, self.seed, INPUT, repr(self.network))
+        key = key_of(data.images, data.labels, self.steps, self.batch, self.seed, source_of(sys.modules[__name__]))
         state = cached_arrays("evaluation-network", key, self._train)
         self.network.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
         self.network.eval()

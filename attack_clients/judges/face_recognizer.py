@@ -15,6 +15,7 @@ come near k's photos here.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from skimage.transform import resize
 
 from attack_clients.datasets import FaceData
 from attack_clients.judges.base import NotApplicable, rank_figures
-from attack_clients.judges.cache import cached_arrays, key_of
+from attack_clients.judges.cache import cached_arrays, key_of, source_of
 from attack_clients.judges.lineup import FIVE_FACES, Lineup
 
 SAME_PERSON = 0.6
@@ -101,7 +102,7 @@ class FaceRecognizer:
         self.data = data
         self.descriptors = Descriptors(data.image_shape)
         saved = cached_arrays(
-            "face-recognizer", key_of(data.images, data.labels, UPSCALE, MODEL_FILES), self._reference
+            "face-recognizer", key_of(data.images, data.labels, source_of(sys.modules[__name__])), self._reference
         )
         self.reference = saved["descriptors"]
         self.reference_detected = saved["detected"].astype(bool)

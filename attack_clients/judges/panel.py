@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from attack_clients.datasets import FaceData, data_dir, load_faces
+from attack_clients.judges import controls, evaluation_network, face_recognizer, pixel_evaluator
 from attack_clients.judges.base import Judge, NotApplicable
-from attack_clients.judges.cache import cached_json, key_of
+from attack_clients.judges.cache import cached_json, key_of, source_of
 from attack_clients.judges.controls import ADVERSARIAL, CONTROLS, excess_over_chance
 from attack_clients.judges.evaluation_network import EvaluationNetwork
 from attack_clients.judges.face_recognizer import FaceRecognizer
@@ -47,10 +48,9 @@ class JudgePanel:
                 self.judges[judge.name] = judge.fit(data)
             except NotApplicable as reason:
                 self.not_applicable[judge.name] = str(reason)
+        code = source_of(controls, evaluation_network, face_recognizer, pixel_evaluator)
         self.controls = cached_json(
-            "controls",
-            key_of(data.images, data.labels, seed, tuple(sorted(self.judges)), tuple(CONTROLS)),
-            self._calibrate,
+            "controls", key_of(data.images, data.labels, seed, tuple(sorted(self.judges)), code), self._calibrate
         )
 
     def _calibrate(self) -> dict[str, dict[str, Any]]:
