@@ -39,4 +39,4 @@ lint: deps-dev
 	$(VENV)/bin/ruff check .
 
 test: deps-dev browser postgres lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
