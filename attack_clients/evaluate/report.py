@@ -180,6 +180,14 @@ def _judge_mark(row: Mapping[str, Any], judge: str) -> str:
     return "n/a" if value is None else f"{_pct(value)}{'†' if row.get(f'{judge}_credits_adversarial') else ''}"
 
 
+def _start_control(row: Mapping[str, Any]) -> str:
+    """The judges' verdict on an attack's starting images (face recogniser top-1 / SSIM), if it has any."""
+    if row.get("start.ssim_mean") is None:
+        return "-"
+    top1 = row.get("start.face_recognizer_top1")
+    return f"{'n/a' if top1 is None else _pct(top1)} / {_num(row['start.ssim_mean'])}"
+
+
 def face_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
     table = [
         (
@@ -193,10 +201,7 @@ def face_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             _judge_mark(r, "evaluation_network"),
             _judge_mark(r, "pixel_evaluator"),
             _num(r.get("ssim_mean")),
-            "-"
-            if r.get("start.ssim_mean") is None
-            else f"{_judge_mark({k.removeprefix('start.'): v for k, v in r.items()}, 'face_recognizer')} / "
-            f"{_num(r.get('start.ssim_mean'))}",
+            _start_control(r),
             str(r.get("trials") or "-"),
         )
         for r in rows

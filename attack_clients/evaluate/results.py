@@ -24,7 +24,6 @@ import numpy as np
 from scipy.stats import binomtest
 
 ALPHA = 0.05
-DECODER_METRICS = ("ssim_to_victim", "baseline_mean_face_ssim_to_victim")
 START_CONTROL = ("face_recognizer_top1", "pixel_evaluator_top1", "ssim_mean")
 TREE_SETS = ("training", "heldout")
 TREE_WHO = ("attack", "baseline", "random", "ideal")
@@ -98,11 +97,8 @@ def metrics(result: Mapping[str, Any]) -> dict[str, Any]:
     if result.get("family") == "face":
         start = (raw.get("start_metrics") or {}).get("metrics") or {}
         controls = {f"start.{name}": start.get(name) for name in START_CONTROL}
-        judged = {name: value for name, value in measured.items() if name not in DECODER_METRICS}
-        if "skipped" in judged:
-            judged = {"judges_skipped": judged["skipped"]}
-        extra = {name: measured.get(name) for name in DECODER_METRICS if name in measured}
-        return {**judged, **extra, **controls, **descent(raw)}
+        judged = {"judges_skipped": measured["skipped"]} if "skipped" in measured else measured
+        return {**judged, **controls, **descent(raw)}
     flat: dict[str, Any] = {}
     for split in TREE_SETS:
         for who in TREE_WHO:

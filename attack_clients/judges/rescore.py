@@ -59,7 +59,8 @@ def rescore(folder: Path, model: str | None = None, seed: int = 0) -> dict[str, 
     """The panel's verdict on ``folder``'s reconstructions, written to ``folder/judged.json``."""
     images, labels, shape = read_reconstructions(folder)
     data = load_faces(shape)
-    classes = recorded_classes(folder, model) or list(data.classes)
+    recorded = recorded_classes(folder, model)
+    classes = recorded or list(data.classes)
     names = {name: i for i, name in enumerate(data.classes)}
     unknown = [c for c in classes if c not in names]
     if unknown:
@@ -72,7 +73,7 @@ def rescore(folder: Path, model: str | None = None, seed: int = 0) -> dict[str, 
         "data": data.source,
         "image_shape": list(shape),
         "labels": labels,
-        "classes_from": "results.json" if recorded_classes(folder, model) else "zoo order",
+        "classes_from": "results.json" if recorded else "zoo order",
         "judges": judges,
         "success": headline(judges),
     }

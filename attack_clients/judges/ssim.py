@@ -49,7 +49,10 @@ class Ssim:
             ]
         )
 
-    def _figures(self, images: np.ndarray, identities: np.ndarray, exclude: np.ndarray | None = None):
+    def _figures(
+        self, images: np.ndarray, identities: np.ndarray, exclude: np.ndarray | None = None
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """The summary figures, and each image's SSIM against its person's photos (normalised)."""
         normalised, raw = [], []
         for i, (image, identity) in enumerate(zip(images, identities, strict=True)):
             skip = None if exclude is None else int(exclude[i])
@@ -57,16 +60,18 @@ class Ssim:
                 self._against_person(np.clip(normalise(image, self.mean, self.spread)[0], 0, 1), identity, skip)
             )
             raw.append(self._against_person(image, identity, skip))
-        return normalised, raw
-
-    def score(self, images: np.ndarray, identities: np.ndarray) -> dict[str, Any]:
-        images = np.atleast_2d(images)
-        normalised, raw = self._figures(images, np.asarray(identities))
-        return {
+        summary = {
             "n": len(images),
             "mean": float(np.mean([s.mean() for s in normalised])),
             "max": float(np.mean([s.max() for s in normalised])),
             "raw_mean": float(np.mean([s.mean() for s in raw])),
+        }
+        return summary, normalised
+
+    def score(self, images: np.ndarray, identities: np.ndarray) -> dict[str, Any]:
+        summary, normalised = self._figures(np.atleast_2d(images), np.asarray(identities))
+        return {
+            **summary,
             "per_label": [
                 {"identity": int(k), "mean": float(s.mean()), "max": float(s.max())}
                 for k, s in zip(identities, normalised, strict=True)
@@ -76,14 +81,8 @@ class Ssim:
     @cached_property
     def _heldout(self) -> dict[str, Any]:
         rows = np.asarray([np.flatnonzero(self.data.labels == k)[0] for k in np.unique(self.data.labels)])
-        normalised, raw = self._figures(self.data.images[rows], self.data.labels[rows], exclude=rows)
-        return {
-            "n": len(rows),
-            "mean": float(np.mean([s.mean() for s in normalised])),
-            "max": float(np.mean([s.max() for s in normalised])),
-            "raw_mean": float(np.mean([s.mean() for s in raw])),
-            "protocol": "each person's first photo against their other photos",
-        }
+        summary, _ = self._figures(self.data.images[rows], self.data.labels[rows], exclude=rows)
+        return {**summary, "protocol": "each person's first photo against their other photos"}
 
     def real_heldout(self) -> dict[str, Any]:
         return self._heldout
