@@ -1,0 +1,1 @@
+"""Generative model inversion: a face prior learned from people other than the victims, searched per victim."""
