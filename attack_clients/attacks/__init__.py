@@ -6,7 +6,7 @@ entry, and one line below (see docs/contract.md, "Adding an attack").
 
 from __future__ import annotations
 
-from attack_clients.attacks import decoder, extract_invert, mi_face, tree_map, tree_wbwc
+from attack_clients.attacks import decoder, extract_invert, generative, mi_face, tree_map, tree_wbwc
 from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResult, Command, Params, Target
 
 ATTACKS: dict[str, Attack] = {
@@ -19,6 +19,9 @@ ATTACKS: dict[str, Attack] = {
         mi_face.WHITE_BOX_PRIOR,
         extract_invert.ATTACK,
         decoder.ATTACK,
+        generative.WHITE_BOX,
+        generative.BLACK_BOX,
+        generative.LABEL_ONLY,
         tree_map.ATTACK,
         tree_wbwc.ATTACK,
     )

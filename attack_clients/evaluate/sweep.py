@@ -22,7 +22,7 @@ NOISE_SCALES = (0.001, 0.01, 0.1)
 FACE_MODELS = ("faces-softmax", "faces-mlp", "faces-dae")
 TREE_MODELS = ("steak-tree", "gss-tree")
 FALLBACK_TREE = "fair-tree"
-OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior")
+OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 
 
@@ -114,6 +114,7 @@ PROFILES: dict[str, Profile] = {
                 # (about a minute and 4 GB per cell): quick extracts a surrogate from 1000 queries.
                 "extract-invert": {"method": "surrogate", "surrogate_queries": 1000, "rounds": 1, "iterations": 300},
                 "decoder": {"epochs": 30, "augment": 2},
+                "gmi-wb": {"prior_size": "reduced", "steps": 100},
             }
         ),
         tree_sample=400,
@@ -155,6 +156,7 @@ PROFILES: dict[str, Profile] = {
                 "mi-face-wb": {"iterations": 5},
                 "extract-invert": {"method": "surrogate", "surrogate_queries": 100, "rounds": 1, "iterations": 5},
                 "decoder": {"epochs": 1, "augment": 0},
+                "gmi-wb": {"prior_size": "reduced", "steps": 5, "starts": 1},
             }
         ),
         tree_sample=25,

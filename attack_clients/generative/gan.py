@@ -35,19 +35,21 @@ class GanSettings:
     """Channels of the generator's last block; they double at each coarser level."""
     steps: int
     batch: int
+    side: int = 64
+    """The largest canvas side; smaller images get the largest power of two from 8 that fits them."""
     lr: float = 2e-4
 
 
 SETTINGS = {
     "full": GanSettings(latent_dim=64, width=32, steps=3000, batch=32),
-    "reduced": GanSettings(latent_dim=16, width=8, steps=60, batch=16),
+    "reduced": GanSettings(latent_dim=16, width=8, steps=60, batch=16, side=16),
 }
 
 
-def canvas_side(image_shape: tuple[int, int]) -> int:
-    """The largest power of two from 8 to 64 that fits the image (64 for faces, 8 for digits)."""
+def canvas_side(image_shape: tuple[int, int], largest: int = 64) -> int:
+    """The largest power of two from 8 to ``largest`` that fits the image (64 for faces, 8 for digits)."""
     side = 8
-    while side * 2 <= min(64, *image_shape):
+    while side * 2 <= min(largest, *image_shape):
         side *= 2
     return side
 
@@ -137,7 +139,7 @@ class GanPrior(FacePrior):
 
 
 def _networks(settings: GanSettings, image_shape: tuple[int, int]) -> tuple[Generator, Discriminator]:
-    side = canvas_side(image_shape)
+    side = canvas_side(image_shape, settings.side)
     return (
         Generator(settings.latent_dim, settings.width, side, image_shape),
         Discriminator(settings.width, side, image_shape),
@@ -156,7 +158,17 @@ def train_prior(
     images: np.ndarray, image_shape: tuple[int, int], size: str, seed: int = 0, progress: bool = False
 ) -> GanPrior:
     """Train the GAN of ``size`` (``SETTINGS``) on rows ``images`` (n, h*w) in [0, 1]."""
-    settings = SETTINGS[size]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small convolutions: a second thread gains little and thrashes on a shared machine
+    try:
+        return _train(images, image_shape, SETTINGS[size], seed, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    images: np.ndarray, image_shape: tuple[int, int], settings: GanSettings, seed: int, progress: bool
+) -> GanPrior:
     torch.manual_seed(seed)
     generator, discriminator = _networks(settings, image_shape)
     real = to_canvas(torch.as_tensor(images, dtype=torch.float32), image_shape, discriminator.side)

@@ -59,7 +59,10 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     assert {m for a, m in pairs if a.startswith("tree-")} == set(TREE_MODELS)
     assert {m for a, m in pairs if a == "mi-face-bb-prior"} == {"faces-softmax"}
     assert {m for a, m in pairs if a == "mi-face-wb-prior"} == {"faces-softmax", "faces-mlp"}
-    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENSES) * (len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2)
+    for attack in ("gmi-wb", "gmi-bb", "gmi-label"):
+        assert {m for a, m in pairs if a == attack} == set(FACE_MODELS)
+    pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2 + 3 * len(FACE_MODELS)
+    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENSES) * pairs_per_defense
 
 
 @pytest.mark.parametrize("profile", ["quick", "tiny"])
