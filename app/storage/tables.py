@@ -153,3 +153,27 @@ model_settings = Table(
     Column("name", SafeString(128), primary_key=True),
     Column("downloadable", Boolean, nullable=False, default=True),
 )
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # Attack runs launched from the tuning page: the queue the job runner claims from, and their outcome.
+    Column("id", SafeString(24), primary_key=True),
+    Column("owner", SafeString(64), nullable=False),
+    Column("model", SafeText(), nullable=False),
+    Column("spec", SafeText(), nullable=False),
+    Column("attack", SafeString(64), nullable=False),
+    Column("params", SafeText(), nullable=False),
+    Column("utility", SafeText(), nullable=True),
+    Column("status", SafeString(16), nullable=False),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("progress", SafeText(), nullable=False),
+    Column("outputs", SafeText(), nullable=True),
+    Column("error", SafeText(), nullable=True),
+    Column("username", SafeString(64), nullable=True),
+    Column("runner", SafeString(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+)
+Index("ix_jobs_status_created", jobs.c.status, jobs.c.created_at)
