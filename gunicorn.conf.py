@@ -29,3 +29,19 @@ def worker_exit(server, worker):
     module = sys.modules.get("wsgi")
     if module is not None:
         module.app.extensions["mlaas"].query_log.close()
+
+
+def when_ready(server):
+    """Start the attack-job runner (``app.jobs``) beside the workers, never inside one: it needs the bound URL."""
+    host, port = server.LISTENERS[0].sock.getsockname()[:2]
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    server.job_runner = subprocess.Popen([sys.executable, "-m", "app.jobs", "--url", url])
+
+
+def on_exit(server):
+    """Stop the job runner: running jobs stop and are queued again at the next start."""
+    runner = getattr(server, "job_runner", None)
+    if runner is not None:
+        runner.terminate()
+        runner.wait()

@@ -1,38 +1,12 @@
-"""The operator's defence-tuning page (``GET /ui``): plain Flask, outside the OpenAPI document.
+"""The operator's defence-tuning page (``/ui``) and the JSON it reads (``/ui/api``), outside the OpenAPI document.
 
-The page itself is public and holds no secrets; it calls the admin JSON endpoints
-with the admin key the operator pastes into it. Its step editor is built from
-``GET /ui/defense-steps`` (the defence step registry), so a new defence step shows
-up on the page without touching it.
+The page is public and holds no secret: every call it makes carries the admin
+key the operator pastes into it, and everything it renders is set as text.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
-from flask.typing import ResponseReturnValue
+from app.web import api, pages
+from app.web.blueprint import bp
 
-from app.core.service import bearer_key, services
-from defenses import describe_steps
-
-bp = Blueprint("web", __name__, url_prefix="/ui", template_folder="templates", static_folder="static")
-
-
-@bp.get("")
-def defense_page() -> ResponseReturnValue:
-    """The defence-tuning page."""
-    return render_template("defense.html")
-
-
-@bp.get("/models")
-def model_names() -> ResponseReturnValue:
-    """Names of the models the admin can see (admin key only)."""
-    principal = services().authenticate(bearer_key())
-    services().accounts.require_admin(principal)
-    return jsonify([model.name for model in services().registry.visible(principal)])
-
-
-@bp.get("/defense-steps")
-def defense_steps() -> ResponseReturnValue:
-    """The defence steps a spec may use, with their parameters (name, type, range, default,
-    companion keys, description). Public: it describes the code, not anyone's settings."""
-    return jsonify(describe_steps())
+__all__ = ["api", "bp", "pages"]

@@ -256,6 +256,8 @@
       if (request !== utilityRequest) return;
       showSpecError("");
       fillUtility(report);
+      // The attack panel (attack.js) follows the candidate the server accepted.
+      document.dispatchEvent(new CustomEvent("mlaas:candidate", { detail: { model, utility: report } }));
     } catch (error) {
       if (request !== utilityRequest) return;
       showSpecError(error.message);
@@ -367,6 +369,7 @@
       if (names.includes(previous)) el.model.value = previous;
       el.model.disabled = false;
       el.keyStatus.textContent = `Connected: ${names.length} models`;
+      document.dispatchEvent(new CustomEvent("mlaas:connected", { detail: { models: names } }));
       refreshSettings();
       refreshUtility();
     } catch (error) {

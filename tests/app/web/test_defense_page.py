@@ -7,20 +7,16 @@ import math
 import random
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from defenses import describe_steps, parse_spec
+from tests.app.web.conftest import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = "/usr/bin/chromedriver"
 PREFERRED_MODELS = ("steak-tree", "fair-tree", "faces-softmax")
 GRID = 0.05
 
@@ -67,30 +63,6 @@ def default_step(step: dict) -> dict:
 def test_every_step_at_its_defaults_is_a_valid_canonical_spec(step: dict) -> None:
     spec = [default_step(step)]
     assert parse_spec(spec).to_spec() == spec
-
-
-@pytest.fixture()
-def browser(tmp_path: Path):
-    """Headless Chromium at 1280x800, with the flags this sandbox needs."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_window_size(1280, 800)
-    yield driver
-    driver.quit()
 
 
 def pick_model(server) -> str:
