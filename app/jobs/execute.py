@@ -150,7 +150,9 @@ def run_faces(run: Job, attack: Any, params: Any) -> dict[str, Any]:
     if not people:
         return {"success": {"top1": None, "reason": stopped or "no reconstruction"}, "stopped": stopped}
     run.report(phase="judging", current=None)
-    return {**judge(run, people), "stopped": stopped}
+    verdict = judge(run, people)
+    run.report(steps=len(people) + 1, phase="judged")
+    return {**verdict, "stopped": stopped}
 
 
 def _person(folder: Path, label: int) -> dict[str, Any]:

@@ -143,8 +143,7 @@
       svg.append(shape("line", { x1: x.at(tick.value), y1: 18, x2: x.at(tick.value), y2: height - 14, stroke: "#eaecf0" }));
       svg.append(shape("text", { x: x.at(tick.value), y: height - 2, "text-anchor": "middle" }, tick.label));
     }
-    legend(svg, [["clean", "#98a2b3"], ["defended", "#175cd3"]], left + 8, 12);
-    svg.lastChild.setAttribute("x", String(left + 17));
+    legend(svg, [["clean", "#98a2b3"], ["defended", "#175cd3"]], width - 110, height - 46);
     el.sampleChart.replaceChildren(svg);
     el.sampleCaption.textContent =
       `${sample.model}, held-out row ${sample.row} (true class ${sample.true_class}): label ${sample.clean_label} clean, ` +
@@ -186,7 +185,7 @@
       svg.append(shape("text", { x: x.at(own) + 4, y: box.top + 10 }, "candidate"));
     }
     legend(svg, [...colours].map(([name, colour]) => [name, colour]), box.right + 20, box.top + 10);
-    legend(svg, [["this page's runs (hollow)", "#667085", true]], box.right + 20, box.bottom);
+    legend(svg, [["page runs", "#667085", true]], box.right + 20, box.bottom);
     el.tradeoff.replaceChildren(svg);
   }
 
