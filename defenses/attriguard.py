@@ -66,6 +66,13 @@ class Mechanism:
     expected_changes: float
     kl: float
 
+    def sample(self, rng: np.random.Generator | int | None = None) -> np.ndarray:
+        """The answers to publish: ``x + r_i`` with ``i`` drawn from ``probabilities``."""
+        value = np.random.default_rng(rng).choice(len(self.probabilities), p=self.probabilities)
+        chosen = self.perturbations[value]
+        assert chosen is not None, "a value without a perturbation has probability zero"
+        return chosen.codes.copy()
+
 
 def population_share(sensitive: Sequence[int] | np.ndarray, n_values: int) -> np.ndarray:
     """Each sensitive value's share of a population: the default target distribution."""
@@ -207,11 +214,7 @@ class AttriGuard:
 
     def release(self, x: Sequence[int] | np.ndarray, rng: np.random.Generator | int | None = None) -> np.ndarray:
         """The answers to publish: ``x + r_i`` with ``i`` drawn from the mechanism."""
-        mechanism = self.mechanism(x)
-        value = np.random.default_rng(rng).choice(len(mechanism.probabilities), p=mechanism.probabilities)
-        chosen = mechanism.perturbations[value]
-        assert chosen is not None, "a value without a perturbation has probability zero"
-        return chosen.codes.copy()
+        return self.mechanism(x).sample(rng)
 
 
 def _check_codes(x: Sequence[int] | np.ndarray, cardinalities: Sequence[int]) -> np.ndarray:
@@ -254,10 +257,24 @@ def _scores(predict_proba: PredictProba, batch: np.ndarray) -> np.ndarray:
     return scores
 
 
-def _layer(options: dict[int, list[int]], size: int) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
+def _layer(
+    codes: np.ndarray, options: dict[int, list[int]], size: int
+) -> Iterator[tuple[np.ndarray, list[tuple[int, ...]]]]:
+    """Every perturbation of exactly ``size`` answers, in batches of about ``BATCH_SIZE`` answer
+    vectors (one block per set of changed answers), with each row's changed positions."""
+    blocks: list[np.ndarray] = []
+    changed: list[tuple[int, ...]] = []
     for positions in itertools.combinations(sorted(options), size):
-        for values in itertools.product(*(options[j] for j in positions)):
-            yield positions, values
+        values = np.array(list(itertools.product(*(options[j] for j in positions))), dtype=np.int64)
+        block = np.repeat(codes[None, :], len(values), axis=0)
+        block[:, list(positions)] = values.reshape(len(values), size)
+        blocks.append(block)
+        changed += [positions] * len(values)
+        if len(changed) >= BATCH_SIZE:
+            yield np.concatenate(blocks), changed
+            blocks, changed = [], []
+    if changed:
+        yield np.concatenate(blocks), changed
 
 
 def _exact_layer(
@@ -269,17 +286,16 @@ def _exact_layer(
 ) -> None:
     """Score every perturbation of exactly ``size`` answers; fill values first reached here."""
     best: dict[int, tuple[float, Perturbation]] = {}
-    layer = _layer(options, size)
-    while chunk := list(itertools.islice(layer, BATCH_SIZE)):
-        batch = np.repeat(codes[None, :], len(chunk), axis=0)
-        for row, (positions, values) in enumerate(chunk):
-            batch[row, list(positions)] = values
+    for batch, changed in _layer(codes, options, size):
         scores = _scores(predict_proba, batch)
         predicted = scores.argmax(axis=1)
-        for row in range(len(chunk)):
-            value = int(predicted[row])
-            if found[value] is None and (value not in best or scores[row, value] > best[value][0]):
-                best[value] = (scores[row, value], Perturbation(value, batch[row].copy(), chunk[row][0], exact=True))
+        for value in map(int, np.unique(predicted)):
+            if found[value] is not None:
+                continue
+            rows = np.flatnonzero(predicted == value)
+            row = int(rows[np.argmax(scores[rows, value])])
+            if value not in best or scores[row, value] > best[value][0]:
+                best[value] = (scores[row, value], Perturbation(value, batch[row].copy(), changed[row], exact=True))
     for value, (_, perturbation) in best.items():
         found[value] = perturbation
 

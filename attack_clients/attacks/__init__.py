@@ -6,7 +6,7 @@ entry, and one line below (see docs/contract.md, "Adding an attack").
 
 from __future__ import annotations
 
-from attack_clients.attacks import decoder, extract_invert, generative, mi_face, tree_map, tree_wbwc
+from attack_clients.attacks import attriguard_eval, decoder, extract_invert, generative, mi_face, tree_map, tree_wbwc
 from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResult, Command, Params, Target
 
 ATTACKS: dict[str, Attack] = {
@@ -24,6 +24,8 @@ ATTACKS: dict[str, Attack] = {
         generative.LABEL_ONLY,
         tree_map.ATTACK,
         tree_wbwc.ATTACK,
+        attriguard_eval.ATTACK,
+        *attriguard_eval.VARIANTS,
     )
 }
 """In the evaluation's order: costly families first (better packing on few workers)."""

@@ -31,6 +31,7 @@ from attack_clients.evaluate.sweep import (
     FACE_MODELS,
     FALLBACK_TREE,
     TREE_MODELS,
+    UNDEFENDED_ONLY,
     Cell,
     Profile,
     grid,
@@ -131,7 +132,7 @@ def _summary(
         (a.name, m)
         for a in ATTACKS.values()
         for m in models[a.family]
-        if any(r["attack"] == a.name and r["model"] == m for r in rows)
+        if a.name not in UNDEFENDED_ONLY and any(r["attack"] == a.name and r["model"] == m for r in rows)
     ]
     answers = rounding_answers(rows, pairs)
     by_cell = index(rows)

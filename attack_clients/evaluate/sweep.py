@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from attack_clients.attacks import ATTACKS, Attack, Params
+from attack_clients.attacks import ATTACKS, Attack, Params, attriguard_eval
 from attack_clients.attacks.base import as_arguments
 
 ROUNDING = (0.001, 0.005, 0.01, 0.05)
@@ -24,6 +24,11 @@ TREE_MODELS = ("steak-tree", "gss-tree")
 FALLBACK_TREE = "fair-tree"
 OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
+ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
+"""AttriGuard's budget and policy sweep beside its β = 1 cell: opt-in like ``OPT_IN`` (full runs it)."""
+UNDEFENDED_ONLY = attriguard_eval.NAMES
+"""Attacks measured on the plain trees without an output defence only: AttriGuard perturbs the
+released answers, not the API's, and is a defence of its own."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,9 @@ class Profile:
 
     def attacks(self, attack: Attack, model: str) -> bool:
         """Is ``model`` a target of ``attack`` in this profile?"""
-        if attack.name in OPT_IN and attack.name not in self.opt_in:
+        if attack.name in (*OPT_IN, *ATTRIGUARD_SWEEP) and attack.name not in self.opt_in:
+            return False
+        if attack.name in UNDEFENDED_ONLY and model not in (*TREE_MODELS, FALLBACK_TREE):
             return False
         return attack.family == "tree" or model in self.attack_models.get(attack.name, self.face_models)
 
@@ -143,7 +150,7 @@ PROFILES: dict[str, Profile] = {
             },
             "mi-face-wb-prior": FACE_MODELS[:2],
         },
-        opt_in=OPT_IN,
+        opt_in=(*OPT_IN, *ATTRIGUARD_SWEEP),
     ),
     "tiny": Profile(
         "tiny",
@@ -194,5 +201,5 @@ def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
         for attack in ATTACKS.values()
         for model in models[attack.family]
         if profile.attacks(attack, model)
-        for defense in DEFENSES
+        for defense in (DEFENSES[:1] if attack.name in UNDEFENDED_ONLY else DEFENSES)
     ]

@@ -86,3 +86,14 @@ def test_the_report_answers_where_rounding_stops_each_attack(quick) -> None:
     for attack, _ in answers:
         assert attack in report
     assert "data:image/png;base64," in (quick["out"] / "report.html").read_text()
+
+
+def test_the_attriguard_cell_keeps_its_budget_and_reports_each_attacker(quick) -> None:
+    rows = [row for row in quick["cells"] if row["attack"] == "attriguard"]
+    assert rows and {row["defence"] for row in rows} == {"none"}
+    for row in rows:
+        measured = json.loads((quick["out"] / "cells" / f"{row['key']}.json").read_text())["raw"]["metrics"]
+        assert 0 <= measured["training"]["changed"]["expected"] <= 1.0 + 1e-9, row["key"]
+        assert row["success"] == measured["training"]["attackers"]["wbwc"]["precision"], row["key"]
+        assert set(measured["training"]["attackers"]) == {"map", "wbwc", "own"}
+    assert "AttriGuard: the tree attacks on perturbed released answers" in (quick["out"] / "report.md").read_text()

@@ -9,6 +9,7 @@ import pytest
 from attack_clients.attacks import ATTACKS
 from attack_clients.attacks.mi_face import MiFaceParams
 from attack_clients.evaluate.sweep import (
+    ATTRIGUARD_SWEEP,
     DEFENSES,
     FACE_MODELS,
     OPT_IN,
@@ -16,6 +17,7 @@ from attack_clients.evaluate.sweep import (
     PROFILES,
     ROUNDING,
     TREE_MODELS,
+    UNDEFENDED_ONLY,
     Profile,
     grid,
     models_for,
@@ -41,10 +43,11 @@ def test_the_defenses_are_the_ones_the_brief_names() -> None:
 def test_every_profile_runs_every_defense_for_every_attack_and_model(profile: str, served: list[str]) -> None:
     cells = grid(PROFILES[profile], served)
     pairs = {(c.attack.name, c.model) for c in cells}
-    opted_out = set(OPT_IN) - set(PROFILES[profile].opt_in)
+    opted_out = {*OPT_IN, *ATTRIGUARD_SWEEP} - set(PROFILES[profile].opt_in)
     assert {c.attack.name for c in cells} == set(ATTACKS) - opted_out
     for attack, model in pairs:
-        assert [c.defense for c in cells if (c.attack.name, c.model) == (attack, model)] == list(DEFENSES)
+        defenses = DEFENSES[:1] if attack in UNDEFENDED_ONLY else DEFENSES
+        assert [c.defense for c in cells if (c.attack.name, c.model) == (attack, model)] == list(defenses)
     assert len({c.key for c in cells}) == len(cells)
 
 
@@ -62,7 +65,8 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     for attack in ("gmi-wb", "gmi-bb", "gmi-label"):
         assert {m for a, m in pairs if a == attack} == set(FACE_MODELS)
     pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2 + 3 * len(FACE_MODELS)
-    assert len(grid(PROFILES["full"], WITH_DATA)) == len(DEFENSES) * pairs_per_defense
+    plain = [c for c in grid(PROFILES["full"], WITH_DATA) if c.attack.name not in UNDEFENDED_ONLY]
+    assert len(plain) == len(DEFENSES) * pairs_per_defense
 
 
 @pytest.mark.parametrize("profile", ["quick", "tiny"])
