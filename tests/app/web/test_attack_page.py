@@ -7,12 +7,15 @@ them: the page must say so rather than show a number.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from app.jobs.config import job_settings
 from tests.app.web.conftest import CHROMIUM, full_page_screenshot
 
 MODEL = "faces-softmax"
@@ -107,6 +110,16 @@ def test_an_attack_on_rounding_runs_live_from_the_page(live_server, browser) -> 
     browser.find_element(By.ID, "run-attack").click()
     WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "job-status").text.startswith("Job "))
     job_id = browser.find_element(By.ID, "job-status").text.split()[1].rstrip(":")
+    try:
+        check_the_run(live_server, browser, job_id)
+    finally:
+        shutil.rmtree(job_settings().folder / job_id, ignore_errors=True)
+    assert live_server.admin("GET", f"/admin/models/{MODEL}/defense").json()["spec"] == model_setting
+    assert console_errors(browser) == []
+
+
+def check_the_run(live_server, browser, job_id: str) -> None:
+    """Reconstruction, photo, figures and charts of the launched job, as the page shows them."""
 
     WebDriverWait(browser, 240).until(lambda d: loaded_images(d, "#gallery img.reconstruction") >= 1)
     WebDriverWait(browser, 30).until(lambda d: loaded_images(d, "#gallery img.photo") >= 1)
@@ -142,6 +155,3 @@ def test_an_attack_on_rounding_runs_live_from_the_page(live_server, browser) -> 
         assert chart.find_elements(By.CSS_SELECTOR, "circle.point.run")
     assert browser.find_elements(By.CSS_SELECTOR, "#tradeoff-chart svg line.candidate")
     full_page_screenshot(browser, "attack-page-finished")
-
-    assert live_server.admin("GET", f"/admin/models/{MODEL}/defense").json()["spec"] == model_setting
-    assert console_errors(browser) == []
