@@ -45,6 +45,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import INSTANCE_PATH
+from app.core.featurelog import FeatureLog
 from app.storage.tables import query_log, query_log_segments, users
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class QueryLog:
         self.engine = engine
         self.flush_seconds = flush_seconds
         self.directory = directory if directory is not None else default_directory(engine)
+        self.features = FeatureLog(self.directory / "features", engine)
         self._pid: int | None = None
         self._segment: Segment | None = None
         self._closed: list[Segment] = []

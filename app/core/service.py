@@ -41,6 +41,10 @@ class Prediction:
     def label_names(self) -> list[str]:
         return [self.model.classes[i] for i in self.labels]
 
+    def features(self) -> np.ndarray:
+        """What a split network's device stage sends its service stage for these inputs."""
+        return self.model.device_features(self.inputs)
+
 
 @dataclass
 class QueryContext:
@@ -94,6 +98,8 @@ class Services:
             query.rows = len(X)
         self.limits.admit(principal, len(X))
         clean = model.predict_proba(X)
+        if model.vector_input is not None:  # a curious service keeps what devices send it
+            self.query_log.features.record(model.name, principal.user_id, X)
         pipeline = self.defenses.effective(principal.username, model.name)
         defended = pipeline.apply(clean, inputs=X, secret=self.noise_secret)
         disclosed = pipeline.to_spec() if self.disclose_defense else None

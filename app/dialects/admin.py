@@ -1,4 +1,4 @@
-"""Operator endpoints: users, limits, live defence settings, downloads, utility, query log."""
+"""Operator endpoints: users, limits, live defence settings, downloads, utility, query log, feature log."""
 
 from __future__ import annotations
 
@@ -142,6 +142,20 @@ def model_utility(name: str) -> ResponseReturnValue:
     else:
         pipeline = services().defenses.effective(principal.username, model.name)
     return jsonify(utility_under(model, pipeline))
+
+
+@blp.route("/models/<name>/features", methods=["GET"])
+def model_features(name: str) -> ResponseReturnValue:
+    """The features a split network's service stage received, newest first (``?limit=``, ``?username=``)."""
+    model = services().registry.get(_admin(), name)
+    if model.vector_input is None:
+        raise BadRequest(f"model {name!r} takes no feature vectors: only a split network's service stage does")
+    try:
+        limit = int(request.args.get("limit", "1000"))
+    except ValueError as exc:
+        raise BadRequest("limit must be an integer") from exc
+    queries = services().query_log.features.read(model.name, limit, request.args.get("username"))
+    return jsonify({"model": model.name, "queries": queries})
 
 
 @blp.route("/query-log", methods=["GET"])

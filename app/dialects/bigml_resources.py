@@ -67,7 +67,8 @@ def builtin_names(names: tuple[str, ...]) -> dict[str, str]:
 
 
 def kind_of(model: ServedModel) -> str:
-    return "deepnet" if model.image_shape is not None else "model"
+    """Networks (over pixels, or a split network's features) are deepnets; trees are models."""
+    return "deepnet" if model.image_shape is not None or model.vector_input is not None else "model"
 
 
 def resource_of(model: ServedModel) -> str:
@@ -372,11 +373,16 @@ def network_parts(model: ServedModel) -> Iterator[bytes]:
     tail: dict[str, Any] = {"image_shape": list(export["image_shape"]), "classes": list(model.classes)}
     if export.get("decoder"):
         tail["encoder_depth"] = len(export["decoder"])
+    if export.get("split_at") is not None:
+        tail["split_at"] = export["split_at"]
     yield b"]," + orjson.dumps(tail)[1:]
 
 
 def _layers(layers: Sequence[Mapping[str, Any]]) -> Iterator[bytes]:
     for index, layer in enumerate(layers):
+        if layer.get("type") == "convolution":
+            yield (b"," if index else b"") + _convolution(layer)
+            continue
         weights = np.asarray(layer["weights"])
         n_in, n_out = weights.shape
         head = {
@@ -391,6 +397,23 @@ def _layers(layers: Sequence[Mapping[str, Any]]) -> Iterator[bytes]:
             rows = np.ascontiguousarray(weights[:, start : start + step].T)
             yield (b"," if start else b"") + orjson.dumps(rows, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
         yield b"]}"
+
+
+def _convolution(layer: Mapping[str, Any]) -> bytes:
+    """A (small) convolution layer: ``weights`` one (channels, kernel_h, kernel_w) block per filter."""
+    weights = np.ascontiguousarray(layer["weights"])
+    return orjson.dumps(
+        {
+            "type": "convolution",
+            "number_of_nodes": weights.shape[0],
+            "activation_function": layer["activation"],
+            "input_shape": layer["input_shape"],
+            "stride": layer["stride"],
+            "offset": np.ascontiguousarray(layer["bias"]),
+            "weights": weights,
+        },
+        option=orjson.OPT_SERIALIZE_NUMPY,
+    )
 
 
 def _open(obj: Mapping[str, Any]) -> bytes:

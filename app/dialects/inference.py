@@ -44,10 +44,11 @@ VERSION = "1"
 PIXELS = "pixels"
 PROBABILITIES = "probabilities"
 LABEL = "label"
+FEATURES = "features"
 PIXEL_TYPES = ("FP16", "FP32", "FP64")
 EXTENSIONS = ["binary_tensor_data", "classification"]
 PREDICT_SUFFIX = ":predict"
-INFO_KEYS = ("dataset", "training_rows", "heldout_rows", "heldout_accuracy")
+INFO_KEYS = ("dataset", "training_rows", "heldout_rows", "heldout_accuracy", "image_shape", "split")
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -115,6 +116,8 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
     if model.image_shape is not None:
         inputs = [{"name": PIXELS, "datatype": "FP32", "shape": [rows, model.n_features]}]
         parameters["image_shape"] = list(model.image_shape)
+    elif model.vector_input is not None:
+        inputs = [{"name": model.vector_input, "datatype": "FP32", "shape": [rows, model.n_features]}]
     else:
         inputs = [
             {"name": f.name, "datatype": "BYTES" if f.optype == "categorical" else "FP32", "shape": [rows]}
@@ -129,6 +132,8 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
         "platform": model.platform,
         "inputs": inputs,
         "outputs": [
+            *([{"name": FEATURES, "datatype": "FP32", "shape": [rows, model.feature_width]}]
+              if model.feature_width is not None else []),
             {"name": PROBABILITIES, "datatype": "FP32", "shape": [rows, len(model.classes)]},
             {"name": LABEL, "datatype": "BYTES", "shape": [rows]},
         ],
@@ -148,11 +153,13 @@ def infer(model_name: str, version: str | None = None) -> ResponseReturnValue:
     header_length = request.headers.get(tensors.HEADER_LENGTH)
     parsed = tensors.parse_request(_body(header_length), header_length)
     wanted = parsed.outputs or [
-        tensors.RequestedOutput(name, parsed.binary_default) for name in (PROBABILITIES, LABEL)
+        tensors.RequestedOutput(name, parsed.binary_default) for name in _output_names(model)
     ]
-    _check_outputs(wanted)
+    _check_outputs(wanted, _output_names(model))
     if model.image_shape is not None:
         prediction = services().predict(principal, model, _pixels(model, model.image_shape, parsed.inputs))
+    elif model.vector_input is not None:
+        prediction = services().predict(principal, model, _vector(model, model.vector_input, parsed.inputs))
     else:
         prediction = services().predict_records(principal, model, _tree_records(model, parsed.inputs))
     header: dict[str, Any] = {"model_name": model_name, "model_version": VERSION}
@@ -225,6 +232,16 @@ def _pixels(model: ServedModel, image: tuple[int, int], inputs: list[tensors.Ten
     return tensor.data.reshape(shape[0], model.n_features)
 
 
+def _vector(model: ServedModel, name: str, inputs: list[tensors.Tensor]) -> np.ndarray:
+    """The one vector input (a split network's ``features``) as an (n, n_features) matrix."""
+    tensor = _only(inputs, [name])[name]
+    if tensor.datatype not in PIXEL_TYPES:
+        raise BadRequest(f"input {name!r} must be {', '.join(PIXEL_TYPES)}, got {tensor.datatype}")
+    if len(tensor.shape) != 2 or tensor.shape[1] != model.n_features:
+        raise BadRequest(f"input {name!r} must have shape [n, {model.n_features}], got {list(tensor.shape)}")
+    return tensor.data
+
+
 def _tree_records(model: ServedModel, inputs: list[tensors.Tensor]) -> list[dict[str, Any]]:
     """One record per row from one column tensor per field ("" and NaN are missing to the tree)."""
     by_name = _only(inputs, [f.name for f in model.fields])
@@ -248,11 +265,17 @@ def _tree_records(model: ServedModel, inputs: list[tensors.Tensor]) -> list[dict
     return [{name: values[i] for name, values in columns} for i in range(rows or 0)]
 
 
-def _check_outputs(wanted: list[tensors.RequestedOutput]) -> None:
+def _output_names(model: ServedModel) -> tuple[str, ...]:
+    """A split network's device stage answers its ``features`` first."""
+    return (FEATURES, PROBABILITIES, LABEL) if model.feature_width is not None else (PROBABILITIES, LABEL)
+
+
+def _check_outputs(wanted: list[tensors.RequestedOutput], names: tuple[str, ...]) -> None:
     """Refuse unknown outputs before predicting, so that a refused request costs no budget."""
     for want in wanted:
-        if want.name not in (PROBABILITIES, LABEL):
-            raise BadRequest(f"unknown output {want.name!r}: this model has {PROBABILITIES!r} and {LABEL!r}")
+        if want.name not in names:
+            shown = " and ".join([", ".join(repr(name) for name in names[:-1]), repr(names[-1])])
+            raise BadRequest(f"unknown output {want.name!r}: this model has {shown}")
         if want.classification and want.name != PROBABILITIES:
             raise BadRequest(f"classification applies to {PROBABILITIES!r}, not to {want.name!r}")
 
@@ -261,6 +284,9 @@ def _output(prediction: Prediction, want: tensors.RequestedOutput) -> tensors.Ou
     """One requested output tensor of the defended prediction."""
     if want.name == LABEL:
         return tensors.OutputTensor(LABEL, tensors.BYTES, (len(prediction.labels),), prediction.label_names)
+    if want.name == FEATURES:
+        features = prediction.features()
+        return tensors.OutputTensor(FEATURES, "FP32", features.shape, features)
     if want.classification:
         return _top_classes(prediction, want.classification)
     probabilities = prediction.probabilities.astype(np.float32)

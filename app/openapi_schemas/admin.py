@@ -96,6 +96,25 @@ SCHEMAS = {
         },
         "required": ["queries"],
     },
+    "FeatureLog": {
+        "type": "object",
+        "properties": {
+            "model": {"type": "string"},
+            "queries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "username": {"type": "string", "nullable": True},
+                        "at": {"type": "number"},
+                        "features": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                    },
+                    "required": ["username", "at", "features"],
+                },
+            },
+        },
+        "required": ["model", "queries"],
+    },
 }
 
 ERROR = "AdminError"
@@ -133,6 +152,14 @@ OPERATIONS = {
     ("/admin/models/{name}/utility", "post"): operation(
         ERROR, {200: json_response("Held-out utility under the posted defence", ref("Utility"))},
         body=json_body(ref("DefenseSpec"), required=False),
+    ),
+    ("/admin/models/{name}/features", "get"): operation(
+        ERROR, {200: json_response("The feature vectors a split network's service stage received, newest first",
+                                   ref("FeatureLog"))},
+        parameters=[
+            parameter("limit", "query", {"type": "integer", "minimum": 1}, "How many queries (default 1000)"),
+            parameter("username", "query", {"type": "string"}, "Only this user's queries"),
+        ],
     ),
     ("/admin/query-log", "get"): operation(
         ERROR, {200: json_response("The latest queries, newest first", ref("QueryLog"))},

@@ -58,7 +58,10 @@ SCHEMAS = {
             "parameters": {
                 "type": "object",
                 "description": "classes, kind, image_shape or fields and sensitive, data-set split",
-                "properties": {"kind": {"type": "string", "enum": ["image", "tree"]}, "classes": {"type": "array"}},
+                "properties": {
+                    "kind": {"type": "string", "enum": ["image", "tree", "features"]},
+                    "classes": {"type": "array"},
+                },
                 "required": ["kind", "classes"],
             },
         },

@@ -61,7 +61,7 @@ class ServedModel(ABC):
     """
 
     name: str
-    kind: Literal["image", "tree"]
+    kind: Literal["image", "tree", "features"]
     classes: list[str]
     fields: list[Field]
     objective: Field
@@ -76,6 +76,9 @@ class ServedModel(ABC):
     """An uploaded model's CSV columns in file order (objective included): its fields' ids follow them."""
     image_shape: tuple[int, int] | None = None
     """(height, width) when the inputs are the pixels of one image, row-major; None for named fields."""
+    vector_input: str | None = None
+    """The name of the one input of a model that takes a plain vector of ``n_features`` numbers (the
+    ``features`` a split network's device stage sends to its service stage); None otherwise."""
 
     platform: ClassVar[str]
     """What kind of computation serves it, as model metadata names it (v2 ``platform``)."""
@@ -83,6 +86,15 @@ class ServedModel(ABC):
     @property
     def n_features(self) -> int:
         return len(self.fields)
+
+    @property
+    def feature_width(self) -> int | None:
+        """How many features the device stage of a split network outputs; None for any other model."""
+        return None
+
+    def device_features(self, X: np.ndarray) -> np.ndarray:
+        """The features a split network's device stage computes from the encoded rows ``X``."""
+        raise TypeError(f"{self.name} is not the device stage of a split network")
 
     @abstractmethod
     def check_inputs(self, X: np.ndarray) -> str | None:

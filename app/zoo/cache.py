@@ -25,11 +25,12 @@ from app.zoo import catalog
 from app.zoo.base import ServedModel
 from app.zoo.catalog import BuiltinSpec
 from app.zoo.serialise import FORMAT_VERSION, read_model, write_model
+from app.zoo.split_network import service_stages
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".zoo.lock"
-TRAINING_CODE = ("catalog.py", "data.py", "face_train.py", "splits.py", "tree_train.py")
+TRAINING_CODE = ("catalog.py", "data.py", "face_train.py", "splits.py", "split_train.py", "tree_train.py")
 
 
 def _digest(path: Path) -> str:
@@ -101,4 +102,5 @@ def load_builtin_models(
                     _write_atomically(catalog.train_builtin(spec, data_dir), path)
                     for stale in set(cache_dir.glob(f"{_stem(spec)}.*.npz")) - {path}:
                         stale.unlink(missing_ok=True)
-    return {spec.name: read_model(paths[spec.name]) for spec in specs}
+    models = {spec.name: read_model(paths[spec.name]) for spec in specs}
+    return {**models, **service_stages(models)}

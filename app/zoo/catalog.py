@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from app.zoo import data
+from app.zoo import data, split_network
 from app.zoo.base import Field, ServedModel
 from app.zoo.images import ImageModel, pixel_fields
 from app.zoo.splits import per_class_split
@@ -20,6 +21,8 @@ SEED = 0
 FACE_TRAIN_FRACTION = 0.7
 FACE_SOURCES = ("att", "olivetti")
 IMAGE_ARCHITECTURES = ("softmax", "mlp", "dae")
+SPLIT_DEVICE_MODEL = "faces-split-device"
+"""The split network; its service stage is served as ``faces-split`` (``split_network.service_stages``)."""
 IMAGE_PARAMS: dict[str, dict[str, Any]] = {
     "softmax": {"optimizer": "lbfgs", "l2": 1e-4, "max_iter": 300},
     "mlp": {"optimizer": "adam", "hidden": 3000, "lr": 1e-3, "l2": 0.0, "max_epochs": 300, "stop_loss": 0.05},
@@ -37,6 +40,8 @@ IMAGE_PARAMS: dict[str, dict[str, Any]] = {
         "decoder_lr": 3e-3,
         "l2": 1e-5,
     },
+    "split": {"optimizer": "adam", "filters": [8, 16, 32], "hidden": 128, "lr": 3e-3, "l2": 1e-4,
+              "max_epochs": 300, "stop_loss": 0.05},
 }
 """Adam phases stop once the training cross-entropy is below ``stop_loss``: the
 64x64 Olivetti faces need about twice the epochs of the 92x112 AT&T ones."""
@@ -44,6 +49,7 @@ DESCRIPTIONS = {
     "softmax": "softmax (multinomial logistic) regression on pixels",
     "mlp": "multilayer perceptron, one hidden layer of 3000 sigmoid units, softmax output",
     "dae": "stacked denoising autoencoder (sigmoid 1000, 300) fine-tuned with a softmax output",
+    "split": "split network: a device stage of three ReLU convolutions to 32 features, a dense service stage",
     "steak": "decision tree: steak preparation from the other FiveThirtyEight survey answers",
     "gss": "decision tree: marital happiness (hapmar) from the other GSS answers",
     "fair": "decision tree: marriage rating (1 very poor .. 5 very good) from the affairs survey",
@@ -66,6 +72,7 @@ def builtin_specs(data_dir: Path | None, face_source: str = "att") -> list[Built
     faces, trees = (face_source, ["steak", "gss"]) if data_dir is not None else ("digits", ["fair"])
     return [
         *(BuiltinSpec(f"faces-{arch}", faces, arch) for arch in IMAGE_ARCHITECTURES),
+        BuiltinSpec(SPLIT_DEVICE_MODEL, faces, "split"),
         *(BuiltinSpec(f"{tree}-tree", tree, "tree") for tree in trees),
     ]
 
@@ -127,7 +134,7 @@ def _train_image_model(spec: BuiltinSpec, images: data.ImageSet) -> ImageModel:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
-    from app.zoo import face_train
+    from app.zoo import face_train, split_train
 
     train, held = per_class_split(images.labels, FACE_TRAIN_FRACTION, SEED)
     X, y = images.pixels, images.labels
@@ -139,6 +146,7 @@ def _train_image_model(spec: BuiltinSpec, images: data.ImageSet) -> ImageModel:
             "softmax": face_train.train_softmax,
             "mlp": face_train.train_mlp,
             "dae": face_train.train_dae,
+            "split": partial(split_train.train_split, image_shape=images.image_shape),
         }[spec.architecture]
         trained = train_function(X[train], y[train], len(images.classes), SEED, training_params(spec))
     finally:
@@ -158,6 +166,7 @@ def _train_image_model(spec: BuiltinSpec, images: data.ImageSet) -> ImageModel:
         image_shape=images.image_shape,
         heldout_X=X[held],
         heldout_y=y[held],
+        split_at=len(IMAGE_PARAMS["split"]["filters"]) if spec.architecture == "split" else None,
     )
     model.metadata = {
         "dataset": images.name,
@@ -172,6 +181,9 @@ def _train_image_model(spec: BuiltinSpec, images: data.ImageSet) -> ImageModel:
         "training_seconds": round(seconds, 3),
         "training_cpu_seconds": round(cpu_seconds, 3),
     }
+    if model.split_at is not None:
+        model.metadata["split"] = {"service_model": split_network.service_name(spec.name),
+                                   "features": model.feature_width, "split_at": model.split_at}
     return model
 
 

@@ -1,4 +1,4 @@
-"""Serving of the image models: a stack of dense layers evaluated in numpy."""
+"""Serving of the image models: a stack of dense (and convolution) layers evaluated in numpy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from app.zoo.base import Field, InputError, ServedModel
 
@@ -39,21 +40,69 @@ class Layer:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         z = x @ self.weights
         z += self.bias
-        if self.activation == "sigmoid":  # in place, via exp: twice as fast as tanh on float32
-            np.negative(z, out=z)
-            with np.errstate(over="ignore"):  # exp(88+) = inf gives sigmoid 0, as it should
-                np.exp(z, out=z)
-            z += 1.0
-            return np.reciprocal(z, out=z)
-        if self.activation == "softmax":
-            z = z.astype(np.float64)
-            z -= z.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            return e / e.sum(axis=1, keepdims=True)
-        raise ValueError(f"unknown activation {self.activation!r}")
+        return activate(z, self.activation)
 
     def to_json(self) -> dict[str, Any]:
         return {"weights": self.weights, "bias": self.bias, "activation": self.activation}
+
+
+def activate(z: np.ndarray, activation: str) -> np.ndarray:
+    """``activation`` of the pre-activations ``z`` (rows), in place where it can."""
+    if activation == "sigmoid":  # in place, via exp: twice as fast as tanh on float32
+        np.negative(z, out=z)
+        with np.errstate(over="ignore"):  # exp(88+) = inf gives sigmoid 0, as it should
+            np.exp(z, out=z)
+        z += 1.0
+        return np.reciprocal(z, out=z)
+    if activation == "relu":
+        return np.maximum(z, 0.0, out=z)
+    if activation == "softmax":
+        z = z.astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """A valid (unpadded) strided 2-D convolution over flat rows, then ``activation``.
+
+    Rows come and go flat, channel-major (``c, h, w`` as ``torch`` lays them out), so a
+    convolution stacks with dense layers: its input is ``in_shape`` = (channels, height,
+    width) and its output (filters, out_h, out_w) flattened. ``weights`` has torch's
+    shape (filters, channels, kernel_h, kernel_w).
+    """
+
+    weights: np.ndarray
+    bias: np.ndarray
+    activation: str
+    in_shape: tuple[int, int, int]
+    stride: int
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        filters, _, kh, kw = self.weights.shape
+        _, h, w = self.in_shape
+        return filters, (h - kh) // self.stride + 1, (w - kw) // self.stride + 1
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        kh, kw = self.weights.shape[2:]
+        images = x.reshape(len(x), *self.in_shape)
+        windows = sliding_window_view(images, (kh, kw), axis=(2, 3))[:, :, :: self.stride, :: self.stride]
+        z = np.einsum("nchwij,fcij->nfhw", windows, self.weights, optimize=True).astype(np.float32)
+        z += self.bias[None, :, None, None]
+        return activate(z.reshape(len(x), -1), self.activation)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": "convolution",
+            "weights": self.weights,
+            "bias": self.bias,
+            "activation": self.activation,
+            "input_shape": list(self.in_shape),
+            "stride": self.stride,
+        }
 
 
 def pixel_fields(n_pixels: int) -> list[Field]:
@@ -69,11 +118,14 @@ class ImageModel(ServedModel):
     an image, layer by layer, in the order they are applied.
     """
 
-    layers: list[Layer]
+    layers: list[Layer | Conv2d]
     image_shape: tuple[int, int]  # type: ignore[assignment]  # never None for an image
     heldout_X: np.ndarray
     heldout_y: np.ndarray
     decoder: list[Layer] = field(default_factory=list)
+    split_at: int | None = None
+    """A split network: its first ``split_at`` layers are the device stage, whose output
+    (the ``features``) the device sends to the service stage, the layers after it."""
 
     platform: ClassVar[str] = "numpy_dense"
 
@@ -134,6 +186,21 @@ class ImageModel(ServedModel):
     def heldout(self) -> tuple[np.ndarray, np.ndarray]:
         return self.heldout_X, self.heldout_y
 
+    @property
+    def feature_width(self) -> int | None:
+        if self.split_at is None:
+            return None
+        last = self.layers[self.split_at - 1]
+        return int(np.prod(last.out_shape)) if isinstance(last, Conv2d) else last.weights.shape[1]
+
+    def device_features(self, X: np.ndarray) -> np.ndarray:
+        if self.split_at is None:
+            raise TypeError(f"{self.name} is not the device stage of a split network")
+        out = np.asarray(X, dtype=np.float32)
+        for layer in self.layers[: self.split_at]:
+            out = layer(out)
+        return out
+
     def export(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "layers": [layer.to_json() for layer in self.layers],
@@ -141,6 +208,8 @@ class ImageModel(ServedModel):
         }
         if self.decoder:
             out["decoder"] = [layer.to_json() for layer in self.decoder]
+        if self.split_at is not None:
+            out["split_at"] = self.split_at
         return out
 
 

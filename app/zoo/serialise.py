@@ -14,7 +14,7 @@ from typing import IO, Any
 import numpy as np
 
 from app.zoo.base import Field, ServedModel
-from app.zoo.images import ImageModel, Layer, pixel_fields
+from app.zoo.images import Conv2d, ImageModel, Layer, pixel_fields
 from app.zoo.trees import TreeModel
 
 FORMAT_VERSION = 1
@@ -26,6 +26,23 @@ def _field(data: dict[str, Any]) -> Field:
     return Field(
         data["name"], data["optype"], tuple(data.get("categories", ())), data.get("minimum"), data.get("maximum")
     )
+
+
+def _layer_header(layer: Layer | Conv2d) -> str | dict[str, Any]:
+    """A dense layer by its activation; a convolution by its activation, input shape and stride."""
+    if isinstance(layer, Conv2d):
+        return {"type": "convolution", "activation": layer.activation, "input_shape": list(layer.in_shape),
+                "stride": layer.stride}
+    return layer.activation
+
+
+def _read_layer(entry: str | dict[str, Any], weights: np.ndarray, bias: np.ndarray) -> Layer | Conv2d:
+    if isinstance(entry, str):
+        return Layer(weights, bias, entry)
+    if entry.get("type") != "convolution":
+        raise ValueError(f"unknown layer type {entry.get('type')!r}")
+    channels, height, width = (int(v) for v in entry["input_shape"])
+    return Conv2d(weights, bias, entry["activation"], (channels, height, width), int(entry["stride"]))
 
 
 def write_model(model: ServedModel, file: IO[bytes] | Path) -> None:
@@ -49,8 +66,9 @@ def write_model(model: ServedModel, file: IO[bytes] | Path) -> None:
         arrays.update({name: getattr(model, name) for name in TREE_ARRAYS})
     elif isinstance(model, ImageModel):
         header["image_shape"] = list(model.image_shape)
+        header["split_at"] = model.split_at
         for group, layers in (("layers", model.layers), ("decoder", model.decoder)):
-            header[group] = [layer.activation for layer in layers]
+            header[group] = [_layer_header(layer) for layer in layers]
             for i, layer in enumerate(layers):
                 arrays[f"{group}.{i}.weights"] = layer.weights
                 arrays[f"{group}.{i}.bias"] = layer.bias
@@ -91,17 +109,18 @@ def read_model(file: IO[bytes] | Path) -> ServedModel:
         return TreeModel(fields=fields, **common, **{name: arrays[name] for name in TREE_ARRAYS})
     shape = tuple(header["image_shape"])
 
-    def layers(group: str) -> list[Layer]:
+    def layers(group: str) -> list[Layer | Conv2d]:
         return [
-            Layer(arrays[f"{group}.{i}.weights"], arrays[f"{group}.{i}.bias"], activation)
-            for i, activation in enumerate(header[group])
+            _read_layer(entry, arrays[f"{group}.{i}.weights"], arrays[f"{group}.{i}.bias"])
+            for i, entry in enumerate(header[group])
         ]
 
     return ImageModel(
         fields=pixel_fields(shape[0] * shape[1]),
         image_shape=shape,
         layers=layers("layers"),
-        decoder=layers("decoder"),
+        decoder=layers("decoder"),  # type: ignore[arg-type]  # a decoder is dense layers
+        split_at=header.get("split_at"),
         **common,
     )
 

@@ -143,6 +143,10 @@ def _dense(layers: Sequence[Mapping[str, Any]], n_in: int | None) -> list[dict[s
     """
     parsed = []
     for layer in layers:
+        if layer.get("type") == "convolution":
+            parsed.append(_convolution(layer))
+            n_in = _convolution_width(parsed[-1])
+            continue
         weights = np.asarray(layer["weights"], dtype=np.float64)
         bias = np.asarray(layer["bias"] if layer.get("bias") is not None else layer["offset"], dtype=np.float64)
         bigml_layout = "bias" not in layer
@@ -156,6 +160,26 @@ def _dense(layers: Sequence[Mapping[str, Any]], n_in: int | None) -> list[dict[s
         parsed.append({"weights": weights, "bias": bias, "activation": activation})
         n_in = weights.shape[1]
     return parsed
+
+
+def _convolution(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A convolution layer: ``weights`` (filters, channels, kh, kw) over flat channel-major rows."""
+    bias = layer["bias"] if layer.get("bias") is not None else layer["offset"]
+    return {
+        "type": "convolution",
+        "weights": np.asarray(layer["weights"], dtype=np.float64),
+        "bias": np.asarray(bias, dtype=np.float64),
+        "activation": str(layer.get("activation") or layer.get("activation_function")).lower(),
+        "input_shape": [int(v) for v in layer["input_shape"]],
+        "stride": int(layer["stride"]),
+    }
+
+
+def _convolution_width(layer: Mapping[str, Any]) -> int:
+    """How many numbers a convolution layer outputs per row."""
+    filters, _, kh, kw = layer["weights"].shape
+    _, h, w = layer["input_shape"]
+    return filters * ((h - kh) // layer["stride"] + 1) * ((w - kw) // layer["stride"] + 1)
 
 
 def parse_deepnet(resource: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,6 +198,9 @@ def parse_deepnet(resource: Mapping[str, Any]) -> dict[str, Any]:
     }
     if depth is not None:
         export["encoder_depth"] = int(depth)
+    split_at = _first(places, "split_at")
+    if split_at is not None:
+        export["split_at"] = int(split_at)
     classes = _first(places, "classes")
     if classes is not None:
         export["classes"] = [str(c) for c in classes]

@@ -1,9 +1,12 @@
 """The white-box model format as a torch network.
 
 A downloaded image model is ``{"layers": [{"weights": (in, out), "bias": (out,),
-"activation": "sigmoid" | "softmax"}, ...], "image_shape": [h, w]}``; a stacked
+"activation": "sigmoid" | "relu" | "softmax"}, ...], "image_shape": [h, w]}``; a stacked
 denoising autoencoder adds ``"decoder"`` (code back to pixels) and
-``"encoder_depth"`` (how many leading layers form its encoder).
+``"encoder_depth"`` (how many leading layers form its encoder). A split network's
+layers begin with convolutions (``"type": "convolution"``, ``weights`` (filters,
+channels, kh, kw), ``input_shape`` (channels, h, w), ``stride``; rows stay flat,
+channel-major) and ``"split_at"`` says how many layers form the device stage.
 """
 
 from __future__ import annotations
@@ -15,13 +18,28 @@ import numpy as np
 import torch
 from torch import nn
 
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "softmax": lambda: nn.Softmax(dim=1)}
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "softmax": lambda: nn.Softmax(dim=1)}
+
+
+def _convolution(layer: Mapping[str, Any]) -> list[nn.Module]:
+    """A convolution over flat channel-major rows: unflatten, convolve, flatten."""
+    weights = torch.tensor(np.asarray(layer["weights"], dtype=np.float32))
+    filters, channels, kh, kw = weights.shape
+    conv = nn.Conv2d(channels, filters, (kh, kw), stride=int(layer["stride"]))
+    with torch.no_grad():
+        conv.weight.copy_(weights)
+        conv.bias.copy_(torch.tensor(np.asarray(layer["bias"], dtype=np.float32)))
+    shape = tuple(int(v) for v in layer["input_shape"])
+    return [nn.Unflatten(1, shape), conv, ACTIVATIONS[layer["activation"]](), nn.Flatten()]
 
 
 def layer_stack(layers: Sequence[Mapping[str, Any]]) -> nn.Sequential:
-    """Dense layers with their activations, frozen, in float32."""
+    """Dense (and convolution) layers with their activations, frozen, in float32."""
     modules: list[nn.Module] = []
     for layer in layers:
+        if layer.get("type") == "convolution":
+            modules += _convolution(layer)
+            continue
         weights = torch.tensor(np.asarray(layer["weights"], dtype=np.float32))
         bias = torch.tensor(np.asarray(layer["bias"], dtype=np.float32))
         linear = nn.Linear(weights.shape[0], weights.shape[1])
@@ -35,6 +53,13 @@ def layer_stack(layers: Sequence[Mapping[str, Any]]) -> nn.Sequential:
     stack = nn.Sequential(*modules)
     stack.requires_grad_(False)
     return stack
+
+
+def device_stage(export: Mapping[str, Any]) -> nn.Sequential:
+    """A split network's device stage (its first ``split_at`` layers): pixels to the features it sends."""
+    if export.get("split_at") is None:
+        raise ValueError("not a split network: the download has no split_at")
+    return layer_stack(list(export["layers"])[: int(export["split_at"])])
 
 
 def encoder_depth(export: Mapping[str, Any]) -> int:
