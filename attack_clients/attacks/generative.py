@@ -36,7 +36,7 @@ class GenerativeParams(FaceParams):
         default="white-box",
         metadata=cli("white-box: GMI through the downloaded model; black-box: confidences; label-only", choices=ACCESS),
     )
-    prior: str = field(default="gan", metadata=cli("the face prior's kind", choices=tuple(KINDS)))
+    prior: str = field(default="vae", metadata=cli("the face prior's kind", choices=tuple(KINDS)))
     prior_size: str = field(default="full", metadata=cli("full (evaluation) or reduced (seconds)", choices=SIZES))
     steps: int | None = field(default=None, metadata=cli("search steps (default: the access's own)"))
     starts: int | None = field(default=None, metadata=cli("random latents tried per victim (default: the access's)"))
@@ -134,7 +134,7 @@ COMMAND = Command(
 )
 WHITE_BOX = Attack(
     "gmi-wb",
-    "GMI white-box (GAN prior of other people)",
+    "GMI white-box (VAE prior of other people)",
     "gmi-wb",
     COMMAND,
     GenerativeParams(),

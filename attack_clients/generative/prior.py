@@ -8,10 +8,14 @@ resolution (``MLAAS_DATA_DIR``, or the digits fallback: the prior then learns
 the other digits), drops every photo of the ``excluded`` identities, trains
 once and caches the result under ``instance/priors/`` (``MLAAS_PRIOR_CACHE``
 moves it), keyed by the auxiliary photos, the settings and the source of the
-code that trains it, so an edit to the training retrains.
+code that trains it, so an edit to the training retrains. A trained prior's
+``description`` records whom it learnt from, how long it took and the share of
+its samples in which the face detector finds a face (``face_share``).
 
-Kinds: ``"gan"`` (``gan.py``: a DCGAN with DiffAugment, trained per fold) and
-``"pca"`` (``pca_prior.py``: a linear eigenface baseline). A kind's module
+Kinds: ``"vae"`` (``vae.py``, the default: a VAE whose samples look like
+faces after minutes of CPU), ``"gan"`` (``gan.py``: a DCGAN with DiffAugment,
+which did not converge in that budget) and ``"pca"`` (``pca_prior.py``: a
+linear eigenface baseline). A kind's module
 offers ``train_prior(images, image_shape, size, seed, progress) -> FacePrior``;
 a GAN also ``state()`` / ``from_state(...)`` for the cache.
 """
@@ -35,7 +39,11 @@ from attack_clients.datasets import FaceData, load_faces
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "instance" / "priors"
 SIZES = ("full", "reduced")
 """``full``: the evaluation's prior (at most 10 minutes per fold on 2 idle cores); ``reduced``: seconds, for tests."""
-KINDS = {"gan": "attack_clients.generative.gan", "pca": "attack_clients.generative.pca_prior"}
+KINDS = {
+    "vae": "attack_clients.generative.vae",
+    "gan": "attack_clients.generative.gan",
+    "pca": "attack_clients.generative.pca_prior",
+}
 
 
 class FacePrior(ABC):
@@ -88,7 +96,7 @@ def prior_for(
     image_shape: tuple[int, int],
     cache_dir: Path | None = None,
     size: str = "full",
-    kind: str = "gan",
+    kind: str = "vae",
     seed: int = 0,
     progress: bool = False,
 ) -> FacePrior:
@@ -120,6 +128,7 @@ def prior_for(
         prior = module.train_prior(images, tuple(image_shape), size, seed, progress)
         prior.description = {**trained_on, **prior.description}
         return prior
+    from attack_clients.generative.face_share import face_share
     from attack_clients.judges.cache import key_of, source_of
 
     key = key_of(images, tuple(image_shape), size, seed, source_of(module, importlib.import_module(__name__)))
@@ -130,6 +139,7 @@ def prior_for(
     started = time.perf_counter()
     prior = module.train_prior(images, tuple(image_shape), size, seed, progress)
     prior.description = {**trained_on, **prior.description, "training_seconds": time.perf_counter() - started}
+    prior.description["face_share"] = face_share(prior, data.source)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
         torch.save(prior.state(), handle)

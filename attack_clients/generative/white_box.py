@@ -61,6 +61,13 @@ def _realness(discriminator: torch.nn.Module | None, images: torch.Tensor) -> to
     return torch.zeros(len(images)) if discriminator is None else discriminator(images)
 
 
+def _prior_loss(discriminator: torch.nn.Module | None, images: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """-log sigmoid D(G(z)) with a discriminator, else the latent's Gaussian negative log-density."""
+    if discriminator is None:
+        return 0.5 * (z**2).sum()
+    return F.softplus(-discriminator(images)).sum()
+
+
 def gmi_search(
     prior: FacePrior,
     logits: torch.nn.Module,
@@ -82,7 +89,7 @@ def gmi_search(
         optimiser.zero_grad()
         images = generator(z)
         identity = F.cross_entropy(logits(images), targets, reduction="sum")
-        realism = F.softplus(-_realness(discriminator, images)).sum()
+        realism = _prior_loss(discriminator, images, z)
         (settings.identity_weight * identity + settings.prior_weight * realism).backward()
         optimiser.step()
         with torch.no_grad():
