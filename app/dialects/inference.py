@@ -48,7 +48,19 @@ FEATURES = "features"
 PIXEL_TYPES = ("FP16", "FP32", "FP64")
 EXTENSIONS = ["binary_tensor_data", "classification"]
 PREDICT_SUFFIX = ":predict"
-INFO_KEYS = ("dataset", "training_rows", "heldout_rows", "heldout_accuracy", "image_shape", "split")
+INFO_KEYS = (
+    "dataset",
+    "training_rows",
+    "heldout_rows",
+    "heldout_accuracy",
+    "training_defense",
+    "epsilon",
+    "delta",
+    "sensitive_placement",
+    "image_shape",
+    "split",
+)
+"""What evaluators read: the data split, held-out accuracy, and a training defence with its privacy budget."""
 
 
 def _json(payload: Any, status: int = 200) -> Response:

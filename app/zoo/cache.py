@@ -30,7 +30,9 @@ from app.zoo.split_network import service_stages
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".zoo.lock"
-TRAINING_CODE = ("catalog.py", "data.py", "face_train.py", "splits.py", "split_train.py", "tree_train.py")
+TRAINING_CODE = (
+    "catalog.py", "data.py", "face_train.py", "private_trees.py", "splits.py", "split_train.py", "tree_train.py"
+)
 
 
 def _digest(path: Path) -> str:

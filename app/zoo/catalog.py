@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from app.zoo import data, split_network
+from app.zoo import data, private_trees, split_network
 from app.zoo.base import Field, ServedModel
 from app.zoo.images import ImageModel, pixel_fields
 from app.zoo.splits import per_class_split
@@ -74,6 +74,7 @@ def builtin_specs(data_dir: Path | None, face_source: str = "att") -> list[Built
         *(BuiltinSpec(f"faces-{arch}", faces, arch) for arch in IMAGE_ARCHITECTURES),
         BuiltinSpec(SPLIT_DEVICE_MODEL, faces, "split"),
         *(BuiltinSpec(f"{tree}-tree", tree, "tree") for tree in trees),
+        *(BuiltinSpec(f"{tree}-tree-{v}", tree, f"tree-{v}") for tree in trees for v in private_trees.VARIANTS),
     ]
 
 
@@ -98,17 +99,31 @@ def training_params(spec: BuiltinSpec) -> dict[str, Any]:
         from app.zoo.tree_train import TREE_PARAMS
 
         return {**TREE_PARAMS, "seed": SEED}
+    if spec.architecture.startswith("tree-"):
+        return {**private_trees.variant_params(spec.architecture.removeprefix("tree-")), "seed": SEED}
     return {**IMAGE_PARAMS[spec.architecture], "seed": SEED, "train_fraction_per_class": FACE_TRAIN_FRACTION}
 
 
 def train_builtin(spec: BuiltinSpec, data_dir: Path | None) -> ServedModel:
     """Train one built-in from scratch (torch for images, scikit-learn for trees)."""
-    if spec.architecture == "tree":
+    if spec.architecture.startswith("tree"):
         survey = {
             "steak": lambda: data.load_steak(data_dir),
             "gss": lambda: data.load_gss(data_dir),
             "fair": data.load_fair,
         }[spec.dataset]()
+        if spec.architecture != "tree":
+            return private_trees.fit_variant(
+                spec.architecture.removeprefix("tree-"),
+                survey.table,
+                survey.objective,
+                sensitive=survey.sensitive,
+                name=spec.name,
+                dataset=survey.name,
+                file=survey.file,
+                seed=SEED,
+                description=f"{DESCRIPTIONS[spec.dataset]}; {spec.architecture.removeprefix('tree-')} training defence",
+            )
         return fit_tree(
             survey.table,
             survey.objective,

@@ -9,7 +9,17 @@ import numpy as np
 
 from app.zoo.base import ServedModel
 
-COLUMNS = ("model", "dataset", "classes", "training_rows", "heldout_rows", "heldout_accuracy", "training_seconds")
+COLUMNS = (
+    "model",
+    "dataset",
+    "classes",
+    "training_rows",
+    "heldout_rows",
+    "heldout_accuracy",
+    "epsilon",
+    "training_seconds",
+)
+"""``epsilon``: the privacy budget of a differentially private model (none for the others)."""
 
 
 def accuracy_table(models: Mapping[str, ServedModel]) -> list[dict[str, Any]]:
@@ -26,6 +36,7 @@ def accuracy_table(models: Mapping[str, ServedModel]) -> list[dict[str, Any]]:
                 "training_rows": len(model.metadata.get("training_rows", [])),
                 "heldout_rows": len(y),
                 "heldout_accuracy": accuracy,
+                "epsilon": model.metadata.get("epsilon"),
                 "training_seconds": model.metadata.get("training_seconds"),
             }
         )

@@ -8,6 +8,7 @@ BigML's trees do, with the training class counts of every node.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,6 +106,47 @@ def _one_hot(X: np.ndarray, fields: list[Field]) -> tuple[np.ndarray, np.ndarray
     return matrix, np.array(origin, dtype=np.int64), np.array(category, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class TreeData:
+    """A table encoded for the trees: fields, label, matrix, CART's one-hot input and the split."""
+
+    fields: list[Field]
+    target: Field
+    X: np.ndarray
+    y: np.ndarray
+    train: np.ndarray
+    held: np.ndarray
+    onehot: np.ndarray
+    origin: np.ndarray
+    category: np.ndarray
+    min_samples_leaf: int
+
+    def columns_of(self, field: int) -> np.ndarray:
+        """The one-hot columns that encode original field ``field``."""
+        return np.flatnonzero(self.origin == field)
+
+
+def prepare(table: pd.DataFrame, objective: str, seed: int) -> TreeData:
+    """Encode ``table`` (every row must answer ``objective``) and split it as every tree is split."""
+    fields, target = infer_fields(table, objective)
+    width = sum(len(f.categories) or 1 for f in fields)
+    if len(table) * width > MAX_ONE_HOT_CELLS:
+        widest = max(fields, key=lambda f: len(f.categories))
+        raise InputError(
+            f"too large to train: {len(table)} rows x {width} one-hot columns; {widest.name!r} alone has "
+            f"{len(widest.categories)} categories (drop identifier-like columns)"
+        )
+    X = encode_table(table, fields)
+    y = np.array([target.categories.index(v) for v in _text(table[objective])], dtype=np.int64)
+    if np.bincount(y).min() >= 2:
+        train, held = per_class_split(y, 0.5, seed)
+    else:
+        train, held = np.arange(len(y)), np.arange(0)
+    min_samples_leaf = min(MAX_MIN_SAMPLES_LEAF, max(1, len(train) // 100))
+    onehot, origin, category = _one_hot(X, fields)
+    return TreeData(fields, target, X, y, train, held, onehot, origin, category, min_samples_leaf)
+
+
 def fit_tree(
     table: pd.DataFrame,
     objective: str,
@@ -125,62 +167,87 @@ def fit_tree(
     from sklearn.tree import DecisionTreeClassifier
 
     started = time.perf_counter()
-    fields, target = infer_fields(table, objective)
-    width = sum(len(f.categories) or 1 for f in fields)
-    if len(table) * width > MAX_ONE_HOT_CELLS:
-        widest = max(fields, key=lambda f: len(f.categories))
-        raise InputError(
-            f"too large to train: {len(table)} rows x {width} one-hot columns; {widest.name!r} alone has "
-            f"{len(widest.categories)} categories (drop identifier-like columns)"
-        )
-    X = encode_table(table, fields)
-    y = np.array([target.categories.index(v) for v in _text(table[objective])], dtype=np.int64)
-    if np.bincount(y).min() >= 2:
-        train, held = per_class_split(y, 0.5, seed)
-    else:
-        train, held = np.arange(len(y)), np.arange(0)
-    min_samples_leaf = min(MAX_MIN_SAMPLES_LEAF, max(1, len(train) // 100))
-    onehot, origin, category = _one_hot(X, fields)
-    cart = DecisionTreeClassifier(criterion="gini", min_samples_leaf=min_samples_leaf, random_state=seed)
-    cart.fit(onehot[train], y[train])
+    data = prepare(table, objective, seed)
+    train, y = data.train, data.y
+    cart = DecisionTreeClassifier(criterion="gini", min_samples_leaf=data.min_samples_leaf, random_state=seed)
+    cart.fit(data.onehot[train], y[train])
 
     structure = cart.tree_
     leaf = structure.children_left == -1
     column = np.where(leaf, 0, structure.feature)
-    is_category = category[column] >= 0
-    reached = cart.decision_path(onehot[train])
-    model = TreeModel(
+    is_category = data.category[column] >= 0
+    reached = cart.decision_path(data.onehot[train])
+    nodes = Nodes(
+        field=np.where(leaf, LEAF, data.origin[column]).astype(np.int64),
+        value=np.where(leaf, 0.0, np.where(is_category, data.category[column], structure.threshold)),
+        left=structure.children_left.astype(np.int64),
+        right=structure.children_right.astype(np.int64),
+        counts=np.asarray(reached.T @ np.eye(len(data.target.categories), dtype=np.int64)[y[train]]),
+    )
+    model = assemble(data, nodes, name=name, sensitive=sensitive, owner=owner, description=description)
+    model.metadata = {
+        **row_metadata(table, data, dataset, file, model),
+        "params": {**TREE_PARAMS, "min_samples_leaf": data.min_samples_leaf, "random_state": seed},
+        "tree_depth": int(cart.get_depth()),
+        "field_summaries": field_summaries(data.X[train], data.fields),
+        "training_seconds": round(time.perf_counter() - started, 3),
+    }
+    return model
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """A tree as parallel node arrays, in ``TreeModel``'s convention, with each node's class counts."""
+
+    field: np.ndarray
+    value: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    counts: np.ndarray
+
+
+def assemble(
+    data: TreeData,
+    nodes: Nodes,
+    *,
+    name: str,
+    sensitive: str | None = None,
+    owner: str | None = None,
+    description: str = "",
+) -> TreeModel:
+    """The served model of ``nodes`` over ``data``'s fields, holding ``data``'s held-out rows."""
+    return TreeModel(
         name=name,
         kind="tree",
-        classes=list(target.categories),
-        fields=fields,
-        objective=target,
+        classes=list(data.target.categories),
+        fields=data.fields,
+        objective=data.target,
         sensitive=sensitive,
         owner=owner,
         description=description,
-        node_field=np.where(leaf, LEAF, origin[column]).astype(np.int64),
-        node_value=np.where(leaf, 0.0, np.where(is_category, category[column], structure.threshold)),
-        node_left=structure.children_left.astype(np.int64),
-        node_right=structure.children_right.astype(np.int64),
-        node_counts=np.asarray(reached.T @ np.eye(len(target.categories), dtype=np.int64)[y[train]]),
-        heldout_X=X[held],
-        heldout_y=y[held],
+        node_field=nodes.field,
+        node_value=nodes.value,
+        node_left=nodes.left,
+        node_right=nodes.right,
+        node_counts=nodes.counts,
+        heldout_X=data.X[data.held],
+        heldout_y=data.y[data.held],
     )
-    model.metadata = {
+
+
+def row_metadata(table: pd.DataFrame, data: TreeData, dataset: str, file: str, model: TreeModel) -> dict[str, Any]:
+    """What every tree's metadata says of its data: rows on each side, accuracy, size."""
+    train, held = data.train, data.held
+    return {
         "dataset": dataset,
         "file": file,
         "training_rows": table.index.to_numpy()[train].tolist(),
         "heldout_rows": table.index.to_numpy()[held].tolist(),
-        "training_accuracy": _accuracy(model, X[train], y[train]),
-        "heldout_accuracy": _accuracy(model, X[held], y[held]) if len(held) else None,
-        "params": {**TREE_PARAMS, "min_samples_leaf": min_samples_leaf, "random_state": seed},
-        "tree_nodes": len(leaf),
-        "tree_leaves": int(leaf.sum()),
-        "tree_depth": int(cart.get_depth()),
-        "field_summaries": field_summaries(X[train], fields),
-        "training_seconds": round(time.perf_counter() - started, 3),
+        "training_accuracy": _accuracy(model, data.X[train], data.y[train]),
+        "heldout_accuracy": _accuracy(model, data.X[held], data.y[held]) if len(held) else None,
+        "tree_nodes": len(model.node_field),
+        "tree_leaves": int((model.node_field == LEAF).sum()),
     }
-    return model
 
 
 def field_summaries(X: np.ndarray, fields: list[Field]) -> dict[str, dict[str, Any]]:

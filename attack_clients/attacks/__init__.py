@@ -23,6 +23,7 @@ ATTACKS: dict[str, Attack] = {
         generative.BLACK_BOX,
         generative.LABEL_ONLY,
         tree_map.ATTACK,
+        tree_map.TRAINING_CONFUSION,
         tree_wbwc.ATTACK,
         attriguard_eval.ATTACK,
         *attriguard_eval.VARIANTS,

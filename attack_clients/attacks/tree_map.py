@@ -4,7 +4,8 @@ Adversary knowledge, stated in results.json: the targets' other features and
 true labels; the prior of x_1 (the training marginal, as published statistics
 would give it); the model's confusion matrix, from ``confusion`` or measured
 through the API on the held-out rows (an auxiliary labelled sample, like a
-published evaluation).
+published evaluation) or, with ``--confusion-sample training``, on the training
+rows (the provider's evaluation of the model on its own training data).
 """
 
 from __future__ import annotations
@@ -73,3 +74,12 @@ COMMAND = Command(
     "tree-map", "tree", SUMMARY, TreeMapParams, run, f"{SUMMARY}; writes OUT/results.json and OUT/guesses.csv."
 )
 ATTACK = Attack("tree-map", "Tree black-box MAP (2014)", "map", COMMAND, TreeMapParams())
+TRAINING_CONFUSION = Attack(
+    "tree-map-train-confusion",
+    "Tree black-box MAP, confusion from the training rows",
+    "map-train",
+    COMMAND,
+    TreeMapParams(confusion_sample="training"),
+)
+"""The attacker who has the provider's evaluation of the model on its own training data: that
+confusion matrix is far more confident than the held-out one, so the estimator can announce "yes"."""

@@ -15,8 +15,9 @@ import numpy as np
 
 from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import utility_cost
+from attack_clients.evaluate.frontier import ModelInfo, pareto, points
 from attack_clients.evaluate.store import ResultStore
-from attack_clients.evaluate.sweep import DEFENSES, ROUNDING
+from attack_clients.evaluate.sweep import DEFENSES, ROUNDING, UNDEFENDED_ONLY
 
 Rows = Sequence[Mapping[str, Any]]
 MAX_COLUMNS = 8
@@ -24,7 +25,8 @@ SUCCESS_LABEL = {"face": "face recogniser top-1", "tree": "precision of 'yes' (t
 
 
 def _attacks(rows: Rows) -> list[str]:
-    return [name for name in ATTACKS if any(r["attack"] == name for r in rows)]
+    """Attacks with cells, AttriGuard's aside: no output defence to plot them against (their own section)."""
+    return [name for name in ATTACKS if name not in UNDEFENDED_ONLY and any(r["attack"] == name for r in rows)]
 
 
 def _models(rows: Rows, attack: str) -> list[str]:
@@ -33,7 +35,7 @@ def _models(rows: Rows, attack: str) -> list[str]:
 
 def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
     columns = min(3, max(1, count))
-    lines = int(np.ceil(count / columns))
+    lines = max(1, int(np.ceil(count / columns)))
     fig, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.6 * lines), squeeze=False)
     for ax in axes.ravel()[count:]:
         ax.axis("off")
@@ -124,6 +126,54 @@ def frontier(rows: Rows, path: Path) -> Path:
     return path
 
 
+def accuracy_frontier(rows: Rows, model_info: ModelInfo, path: Path) -> Path:
+    """Per attack: every (model, output defence) cell as (held-out accuracy, success), training-defended
+    models beside their base; squares are training-defended, filled markers work; ε beside the
+    undefended-output point of each model that has one; the line joins the Pareto front."""
+    attacks = _attacks(rows)
+    fig, axes = _panels(len(attacks))
+    for ax, attack in zip(axes, attacks, strict=False):
+        found = points(rows, model_info, attack)
+        colours: dict[str, Any] = {}
+        for p in found:
+            colour = colours.setdefault(p.base, f"C{len(colours) % 10}")
+            ax.plot(
+                p.accuracy,
+                p.success,
+                linestyle="",
+                marker="x" if not p.said else ("s" if p.training != "none" else "o"),
+                fillstyle="full" if p.works else "none",
+                color=colour,
+                alpha=0.7,
+                label=p.base if p.training == "none" and p.output == "none" else None,
+            )
+            if p.epsilon is not None and p.output == "none":
+                ax.annotate(
+                    f"ε={p.epsilon:g}", (p.accuracy, p.success), fontsize=6, xytext=(3, -8), textcoords="offset points"
+                )
+        front = pareto(found)
+        if front:
+            ax.step([p.accuracy for p in front], [p.success for p in front], where="post", color="k", linewidth=0.8)
+            for p in front:
+                name = p.output if p.training == "none" else f"{p.training}+{p.output}"
+                ax.annotate(name, (p.accuracy, p.success), fontsize=5, xytext=(3, 3), textcoords="offset points")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("held-out accuracy under the defences")
+        ax.set_ylabel(SUCCESS_LABEL[ATTACKS[attack].family])
+        ax.set_title(ATTACKS[attack].title, fontsize=9)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
+    fig.suptitle(
+        "Privacy-utility frontier, training and output defences (square: training-defended model; "
+        "filled: above chance; x: never said 'yes'; line: Pareto front)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def _label(name: str) -> int:
     return int(name.removeprefix("recon-").removesuffix(".png"))
 
@@ -185,10 +235,14 @@ def real_faces(store: ResultStore, model: str) -> dict[int, np.ndarray]:
     return {k: image.reshape(shape) for k, image in enumerate(references)}
 
 
-def draw_all(rows: Rows, store: ResultStore, folder: Path) -> list[Path]:
-    """Every figure of the report, as PNGs in ``folder``."""
+def draw_all(rows: Rows, store: ResultStore, folder: Path, model_info: ModelInfo | None = None) -> list[Path]:
+    """Every figure of the report, as PNGs in ``folder`` (``model_info``: the service's metadata per model)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [success_vs_rounding(rows, folder / "success-vs-rounding.png"), frontier(rows, folder / "frontier.png")]
+    paths = [
+        success_vs_rounding(rows, folder / "success-vs-rounding.png"),
+        frontier(rows, folder / "frontier.png"),
+        accuracy_frontier(rows, model_info or {}, folder / "frontier-accuracy.png"),
+    ]
     for attack in _attacks(rows):
         if ATTACKS[attack].family != "face":
             continue

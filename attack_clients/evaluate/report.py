@@ -9,8 +9,8 @@ from typing import Any
 
 from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import cheapest_stop, utility_cost
-from attack_clients.evaluate.attriguard_report import attriguard_section
 from attack_clients.evaluate.document import Block, Bullets, Figure, Heading, Paragraph, Table, html_page, markdown
+from attack_clients.evaluate.frontier import base_model, best_tradeoff, pareto, points, privacy_budgets
 from attack_clients.evaluate.results import ALPHA, index
 from attack_clients.evaluate.study import (
     CITATION,
@@ -128,6 +128,11 @@ def rounding_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> lis
     ]
 
 
+def _base_trees(summary: Summary) -> list[str]:
+    trees = summary["models"]["tree"]
+    return [m for m in trees if base_model(m, trees) == m]
+
+
 def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
     by_cell = index(rows)
     blocks: list[Block] = [
@@ -140,8 +145,9 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             f"{TABLE_NOTE}."
         ),
     ]
-    for model in summary["models"]["tree"]:
+    for model in _base_trees(summary):
         wb, bb = by_cell.get(("tree-wbwc", model, "none")), by_cell.get(("tree-map", model, "none"))
+        bb_train = by_cell.get(("tree-map-train-confusion", model, "none"))
         reference = wb or bb
         study = STUDY_TREE_TABLE.get(model)
         table = []
@@ -150,6 +156,9 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             ours = our_tree_row(source, name) if source is not None else (None, None, None)
             theirs = tuple(f"{v:.1f}" for v in study[who]) if study else ("-", "-", "-")
             table.append((who, *(_pct(v) for v in ours), *theirs))
+            if who == "black-box" and bb_train is not None:
+                ours = our_tree_row(bb_train, "attack")
+                table.append(("black-box, training-row confusion", *(_pct(v) for v in ours), "-", "-", "-"))
         label = DATASETS.get(model, f"{model} (no counterpart in the study)")
         blocks.append(
             Table(
@@ -162,6 +171,7 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
         for who, source, name in (
             ("white-box", wb, "attack"),
             ("black-box", bb, "attack"),
+            ("black-box, training-row confusion", bb_train, "attack"),
             ("baseline", reference, "baseline"),
             ("ideal", reference, "ideal"),
         ):
@@ -169,6 +179,94 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             held.append((who, *(_pct(v) for v in values)))
         blocks.append(Table(("", "acc", "prec", "rec"), tuple(held), f"{label}: held-out targets (ours only)"))
     return blocks
+
+
+TREE_ATTACKS = (
+    ("tree-wbwc", "white-box"),
+    ("tree-map", "MAP"),
+    ("tree-map-train-confusion", "MAP, training confusion"),
+)
+
+
+def tree_defense_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """Every tree beside its training defences, undefended output: held-out accuracy and each attack's
+    precision / recall of 'yes' on training and held-out targets."""
+    trees = summary["models"]["tree"]
+    if len(_base_trees(summary)) == len(trees):
+        return []
+    by_cell, info = index(rows), summary.get("model_info") or {}
+    table = []
+    for model in sorted(trees, key=lambda m: (base_model(m, trees), m != base_model(m, trees), m)):
+        cells = [by_cell.get((attack, model, "none")) for attack, _ in TREE_ATTACKS]
+        accuracy = next((c.get("utility.clean_accuracy") for c in cells if c is not None), None)
+        epsilon = (info.get(model) or {}).get("epsilon")
+        figures = [
+            f"{_pct(c.get(f'{split}.attack.precision'))} / {_pct(c.get(f'{split}.attack.recall'))}"
+            if c is not None
+            else "(pending)"
+            for c in cells
+            for split in ("training", "heldout")
+        ]
+        table.append((model, "-" if epsilon is None else f"{float(epsilon):g}", _num(accuracy), *figures))
+    header = [f"{name} {split} prec / rec %" for _, name in TREE_ATTACKS for split in ("training", "held-out")]
+    return [
+        Heading("Trees: training defences"),
+        Paragraph(
+            "Each survey tree beside its privacy-aware versions (the sensitive feature forced to the root, or "
+            "only right above the leaves) and diffprivlib's differentially private tree, undefended output. "
+            "Precision / recall of the sensitive 'yes' ('-': never announced). MAP's confusion matrix comes from "
+            "the held-out rows by default and from the training rows in the 'training confusion' columns (what "
+            "a provider's evaluation on its own training data would publish)."
+        ),
+        Table(("model", "ε", "held-out accuracy", *header), tuple(table)),
+    ]
+
+
+def frontier_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The privacy-utility frontier over training and output defences, and each attack's best trade-off."""
+    info = summary.get("model_info") or {}
+    sentences, front = [], []
+    for attack in [name for name in ATTACKS if any(r["attack"] == name for r in rows)]:
+        found = points(rows, info, attack)
+        if not found:
+            continue
+        sentences.append(best_tradeoff(found, attack).sentence(_title(attack)))
+        front.extend(
+            (
+                _title(attack),
+                p.model,
+                p.training,
+                "-" if p.epsilon is None else f"{p.epsilon:g}",
+                p.output,
+                _num(p.accuracy),
+                _num(p.success, 2) if p.said else "- (never 'yes')",
+                "yes" if p.works else "no",
+            )
+            for p in pareto(found)
+        )
+    budgets = privacy_budgets(info)
+    return [
+        Heading("Privacy-utility frontier: training and output defences together"),
+        Paragraph(
+            "Every finished cell is a point: the model's held-out accuracy under the cell's output defence "
+            "against the attack's success. Training-defended models sit beside their undefended base model (the "
+            "model whose name theirs extends). The best trade-off of an attack is the defended cell where it no "
+            "longer beats chance that keeps the most held-out accuracy relative to the undefended model it works "
+            "on (ties: the smaller Brier increase, then lower success, then the simpler defence); the table lists "
+            "each attack's Pareto front (no other cell is both as accurate and as little attacked)."
+        ),
+        *(
+            [Table(("model", "training defence", "ε", "δ", "held-out accuracy"), tuple(budgets), "Training defences")]
+            if budgets
+            else []
+        ),
+        Bullets(tuple(sentences)) if sentences else Paragraph("No finished cell has a held-out accuracy yet."),
+        Table(
+            ("attack", "model", "training defence", "ε", "output defence", "held-out accuracy", "success", "works"),
+            tuple(front),
+            "Pareto front per attack",
+        ),
+    ]
 
 
 def _count(row: Mapping[str, Any] | None) -> str:
@@ -382,7 +480,8 @@ def method_section(summary: Summary) -> list[Block]:
 def figures_section(figures: Sequence[Path]) -> list[Block]:
     captions = {
         "success-vs-rounding.png": "Attack success vs rounding level, per attack and model",
-        "frontier.png": "Privacy-utility frontier over all defences",
+        "frontier.png": "Privacy-utility frontier over all output defences (Brier cost)",
+        "frontier-accuracy.png": "Privacy-utility frontier, training and output defences (held-out accuracy, ε)",
     }
     return [Heading("Figures")] + [
         Figure(path, captions.get(path.name, f"Reconstructions, one row per defence: {path.stem}")) for path in figures
@@ -396,7 +495,8 @@ def write_reports(summary: Summary, figures: Sequence[Path], out: Path) -> tuple
         *overview(summary),
         *rounding_section(summary, rows),
         *tree_section(summary, rows),
-        *attriguard_section(summary, out),
+        *tree_defense_section(summary, rows),
+        *frontier_section(summary, rows),
         *face_section(summary, rows),
         *comparison_section(summary),
         *figures_section(figures),

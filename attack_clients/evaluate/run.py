@@ -28,6 +28,7 @@ from attack_clients.evaluate.service import Service, ServiceError, local_service
 from attack_clients.evaluate.store import ResultStore, write_json
 from attack_clients.evaluate.study import face_comparisons, tree_comparisons
 from attack_clients.evaluate.sweep import (
+    DEFENDED_TREES,
     FACE_MODELS,
     FALLBACK_TREE,
     TREE_MODELS,
@@ -179,8 +180,9 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
     data_dir = os.environ.get("MLAAS_DATA_DIR")
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     with _service(options) as (service, started_here):
-        available = service.served([*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE])
+        available = service.served([*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE, *DEFENDED_TREES])
         models = models_for(options.profile, available)
+        model_info = {name: service.model_info(name) for name in [*models["face"], *models["tree"]]}
         cells = grid(options.profile, available)
         pending = [c for c in select(cells, options.only) if not store.done(c.key)]
         accounts = open_accounts(service, pending)
@@ -212,8 +214,9 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
         data_dir,
     )
     options.out.mkdir(parents=True, exist_ok=True)
+    summary["model_info"] = model_info
     write_json(options.out / "results.json", summary)
     write_csv(options.out / "results.csv", summary["cells"])
-    figures = draw_all(summary["cells"], store, options.out / "figures")
+    figures = draw_all(summary["cells"], store, options.out / "figures", model_info)
     write_reports(summary, figures, options.out)
     return summary

@@ -49,6 +49,13 @@ class Service:
             if requests.get(f"{self.url}/v2/models/{name}/ready", headers=headers, timeout=self.timeout).ok
         ]
 
+    def model_info(self, name: str) -> dict[str, Any]:
+        """What the v2 metadata says of a model besides its schema: data set, held-out accuracy,
+        training defence and privacy budget (absent keys stay absent)."""
+        parameters = self.request("GET", f"/v2/models/{name}").json().get("parameters") or {}
+        skip = {"fields", "classes", "training_rows", "heldout_rows", "image_shape"}
+        return {key: value for key, value in parameters.items() if key not in skip}
+
     def create_user(self, username: str) -> str:
         """A new user's API key (no row budget or rate limit beyond the server's defaults)."""
         return str(self.request("POST", "/admin/users", json={"username": username}).json()["api_key"])

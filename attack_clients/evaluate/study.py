@@ -76,11 +76,13 @@ def _verdict(agree: bool | None) -> str:
 
 
 def tree_comparisons(rows: Mapping[tuple[str, str, str], Mapping[str, Any]], models: Sequence[str]) -> list[Comparison]:
-    """White-box precision and recall, black-box vs baseline, training vs held-out precision."""
+    """White-box precision and recall, black-box vs baseline, training vs held-out precision, and what
+    the black-box estimator's confusion matrix changes (models with a training defence are not the study's)."""
     out = []
-    for model in models:
+    for model in (m for m in models if not any(m.startswith(f"{other}-") for other in models)):
         name = DATASETS.get(model, model)
         wb, bb = rows.get(("tree-wbwc", model, "none")), rows.get(("tree-map", model, "none"))
+        bb_train = rows.get(("tree-map-train-confusion", model, "none"))
         study = STUDY_TREE_TABLE.get(model, {})
         if wb is not None:
             _, precision, recall = our_tree_row(wb, "attack")
@@ -118,7 +120,28 @@ def tree_comparisons(rows: Mapping[tuple[str, str, str], Mapping[str, Any]], mod
                     "agree if within 2 percentage points",
                 )
             )
+        if bb is not None and bb_train is not None:
+            either = bool(bb.get("works") or bb_train.get("works"))
+            out.append(
+                Comparison(
+                    f"{name}: the black-box MAP estimator announces 'yes' with high precision",
+                    _table_source(study, "black-box"),
+                    f"confusion from held-out rows: {_announced(bb)}; from training rows: {_announced(bb_train)}",
+                    _verdict(either),
+                    "agree if it beats chance (binomial, 5%) with either confusion matrix",
+                )
+            )
     return out
+
+
+def _announced(row: Mapping[str, Any]) -> str:
+    _, precision, recall = our_tree_row(row, "attack")
+    if not row.get("trials"):
+        return "never announced 'yes'"
+    return (
+        f"precision {_pct(precision)} ({row.get('hits')}/{row.get('trials')}), recall {_pct(recall)}, "
+        f"binomial p = {_p(row.get('p_value'))}"
+    )
 
 
 def _table_source(study: Mapping[str, tuple[float, float, float]], who: str) -> str:

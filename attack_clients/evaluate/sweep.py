@@ -22,7 +22,10 @@ NOISE_SCALES = (0.001, 0.01, 0.1)
 FACE_MODELS = ("faces-softmax", "faces-mlp", "faces-dae")
 TREE_MODELS = ("steak-tree", "gss-tree")
 FALLBACK_TREE = "fair-tree"
-OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "gmi-bb", "gmi-label")
+TREE_TRAINING_DEFENSES = ("private-top", "private-bottom", "dp-eps1", "dp-eps10")
+"""Each tree's training defences (app/zoo/private_trees.py), served as ``<tree>-<defence>``."""
+DEFENDED_TREES = tuple(f"{tree}-{d}" for tree in (*TREE_MODELS, FALLBACK_TREE) for d in TREE_TRAINING_DEFENSES)
+OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "tree-map-train-confusion", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
 """AttriGuard's budget and policy sweep beside its β = 1 cell: opt-in like ``OPT_IN`` (full runs it)."""
@@ -67,7 +70,8 @@ class Profile:
     entry's, checked on construction (a wrong attack or parameter type fails on
     import, not in a cell). ``attack_models`` narrows the face models of the
     attacks it names (the others attack every model in ``face_models``);
-    ``opt_in`` the attacks of ``OPT_IN`` it runs.
+    ``opt_in`` the attacks of ``OPT_IN`` it runs; ``tree_defenses`` the trees' training
+    defences it attacks beside each tree.
     """
 
     name: str
@@ -77,6 +81,7 @@ class Profile:
     tree_sample: int | None = None
     attack_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     opt_in: tuple[str, ...] = ()
+    tree_defenses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, params in self.params.items():
@@ -151,6 +156,7 @@ PROFILES: dict[str, Profile] = {
             "mi-face-wb-prior": FACE_MODELS[:2],
         },
         opt_in=(*OPT_IN, *ATTRIGUARD_SWEEP),
+        tree_defenses=TREE_TRAINING_DEFENSES,
     ),
     "tiny": Profile(
         "tiny",
@@ -190,6 +196,7 @@ def models_for(profile: Profile, available: Iterable[str]) -> dict[str, list[str
     """The face and tree models this profile attacks among those the service serves."""
     served = set(available)
     trees = [m for m in TREE_MODELS if m in served] or [m for m in (FALLBACK_TREE,) if m in served]
+    trees += [f"{tree}-{d}" for tree in list(trees) for d in profile.tree_defenses if f"{tree}-{d}" in served]
     return {"face": [m for m in profile.face_models if m in served], "tree": trees}
 
 

@@ -33,5 +33,5 @@ def test_accuracy_table_has_a_line_per_model(cached_zoo, capsys: pytest.CaptureF
     assert main(["accuracy"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["model", "dataset", "classes", "training_rows", "heldout_rows", "heldout_accuracy",
-                                "training_seconds"]
+                                "epsilon", "training_seconds"]
     assert [line.split()[0] for line in lines[1:4]] == ["faces-softmax", "faces-mlp", "faces-dae"]

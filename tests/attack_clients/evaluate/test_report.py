@@ -125,5 +125,5 @@ def test_reports_hold_the_tree_table_the_rounding_answer_and_embedded_figures(tm
         assert "We agree:" in text
     assert "does not beat chance even without a defence" in md  # the black-box tree attack never says yes
     assert not re.search(r"""(src|href)=["'](?!data:)""", page), "the HTML must not reference outside files"
-    assert page.count('src="data:image/png;base64,') == len(figures) == 2  # no face grid without reconstructions
+    assert page.count('src="data:image/png;base64,') == len(figures) == 3  # no face grid without reconstructions
     assert "figures/success-vs-rounding.png" in md

@@ -6,10 +6,12 @@ import re
 
 import pytest
 
+from app.zoo.private_trees import VARIANTS
 from attack_clients.attacks import ATTACKS
 from attack_clients.attacks.mi_face import MiFaceParams
 from attack_clients.evaluate.sweep import (
     ATTRIGUARD_SWEEP,
+    DEFENDED_TREES,
     DEFENSES,
     FACE_MODELS,
     OPT_IN,
@@ -17,6 +19,7 @@ from attack_clients.evaluate.sweep import (
     PROFILES,
     ROUNDING,
     TREE_MODELS,
+    TREE_TRAINING_DEFENSES,
     UNDEFENDED_ONLY,
     Profile,
     grid,
@@ -64,7 +67,7 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     assert {m for a, m in pairs if a == "mi-face-wb-prior"} == {"faces-softmax", "faces-mlp"}
     for attack in ("gmi-wb", "gmi-bb", "gmi-label"):
         assert {m for a, m in pairs if a == attack} == set(FACE_MODELS)
-    pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 2 * 2 + 1 + 2 + 3 * len(FACE_MODELS)
+    pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 3 * 2 + 1 + 2 + 3 * len(FACE_MODELS)
     plain = [c for c in grid(PROFILES["full"], WITH_DATA) if c.attack.name not in UNDEFENDED_ONLY]
     assert len(plain) == len(DEFENSES) * pairs_per_defense
 
@@ -81,6 +84,18 @@ def test_models_per_profile_and_the_no_data_fallback() -> None:
     assert models_for(PROFILES["full"], WITH_DATA)["face"] == list(FACE_MODELS)
     assert models_for(PROFILES["full"], WITHOUT_DATA)["tree"] == ["fair-tree"]
     assert models_for(PROFILES["full"], [*WITH_DATA, "fair-tree"])["tree"] == list(TREE_MODELS)
+
+
+def test_full_attacks_each_trees_training_defenses_beside_it() -> None:
+    assert TREE_TRAINING_DEFENSES == tuple(VARIANTS)
+    served = [*WITH_DATA, "fair-tree", *DEFENDED_TREES]
+    defended = [f"{tree}-{d}" for tree in TREE_MODELS for d in TREE_TRAINING_DEFENSES]
+    assert models_for(PROFILES["full"], served)["tree"] == [*TREE_MODELS, *defended]
+    assert models_for(PROFILES["quick"], served)["tree"] == list(TREE_MODELS)
+    fallback = models_for(PROFILES["full"], [*WITHOUT_DATA, *DEFENDED_TREES])["tree"]
+    assert fallback == ["fair-tree", *(f"fair-tree-{d}" for d in TREE_TRAINING_DEFENSES)]
+    pairs = {(c.attack.name, c.model) for c in grid(PROFILES["full"], served)}
+    assert {("tree-map-train-confusion", m) for m in defended} <= pairs
 
 
 def test_full_uses_all_identities_and_the_papers_white_box_settings() -> None:
