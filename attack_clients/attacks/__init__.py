@@ -6,7 +6,16 @@ entry, and one line below (see docs/contract.md, "Adding an attack").
 
 from __future__ import annotations
 
-from attack_clients.attacks import attriguard_eval, decoder, extract_invert, generative, mi_face, tree_map, tree_wbwc
+from attack_clients.attacks import (
+    attriguard_eval,
+    decoder,
+    extract_invert,
+    generative,
+    mi_face,
+    split_decoder,
+    tree_map,
+    tree_wbwc,
+)
 from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResult, Command, Params, Target
 
 ATTACKS: dict[str, Attack] = {
@@ -19,6 +28,8 @@ ATTACKS: dict[str, Attack] = {
         mi_face.WHITE_BOX_PRIOR,
         extract_invert.ATTACK,
         decoder.ATTACK,
+        split_decoder.ATTACK,
+        *split_decoder.NOISED,
         generative.WHITE_BOX,
         generative.BLACK_BOX,
         generative.LABEL_ONLY,

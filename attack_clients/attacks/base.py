@@ -176,6 +176,8 @@ class Attack:
     params: Params
     white_box: bool = False
     dialect: str = "v2"
+    operator: bool = False
+    """The attacker is the service's operator (it reads what the service logged): run with the admin key."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, self.command.params):

@@ -126,7 +126,8 @@ def cell_params(task: CellTask, folder: Path) -> Params:
 
 
 def cell_target(task: CellTask) -> Target:
-    return Target(task.url, task.api_key, task.cell.model, dialect=task.cell.attack.dialect)
+    key = task.admin_key if task.cell.attack.operator else task.api_key
+    return Target(task.url, key, task.cell.model, dialect=task.cell.attack.dialect)
 
 
 def command_line(task: CellTask, params: Params) -> list[str]:

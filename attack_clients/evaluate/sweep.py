@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from attack_clients.attacks import ATTACKS, Attack, Params, attriguard_eval
+from attack_clients.attacks import ATTACKS, Attack, Params, attriguard_eval, split_decoder
 from attack_clients.attacks.base import as_arguments
 
 ROUNDING = (0.001, 0.005, 0.01, 0.05)
@@ -32,6 +32,13 @@ ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
 UNDEFENDED_ONLY = attriguard_eval.NAMES
 """Attacks measured on the plain trees without an output defence only: AttriGuard perturbs the
 released answers, not the API's, and is a defence of its own."""
+SPLIT_MODELS = ("faces-split",)
+"""A split network's service stage: the split attacks' only target, and no other attack's."""
+SPLIT_SWEEP = tuple(a.name for a in split_decoder.NOISED)
+"""The device-noise sweep beside the noiseless split decoder: opt-in like ``OPT_IN`` (full runs it)."""
+SPLIT_ATTACKS = (split_decoder.ATTACK.name, *SPLIT_SWEEP)
+"""Run without an output defence only: their attacker reads the features the devices sent, which no
+output defence touches (the device noise b is the attack entry's parameter, ``--device-noise``)."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +105,11 @@ class Profile:
 
     def attacks(self, attack: Attack, model: str) -> bool:
         """Is ``model`` a target of ``attack`` in this profile?"""
-        if attack.name in (*OPT_IN, *ATTRIGUARD_SWEEP) and attack.name not in self.opt_in:
+        if attack.name in (*OPT_IN, *ATTRIGUARD_SWEEP, *SPLIT_SWEEP) and attack.name not in self.opt_in:
             return False
         if attack.name in UNDEFENDED_ONLY and model not in (*TREE_MODELS, FALLBACK_TREE):
+            return False
+        if (attack.name in SPLIT_ATTACKS) != (model in SPLIT_MODELS):
             return False
         return attack.family == "tree" or model in self.attack_models.get(attack.name, self.face_models)
 
@@ -126,10 +135,12 @@ PROFILES: dict[str, Profile] = {
                 # (about a minute and 4 GB per cell): quick extracts a surrogate from 1000 queries.
                 "extract-invert": {"method": "surrogate", "surrogate_queries": 1000, "rounds": 1, "iterations": 300},
                 "decoder": {"epochs": 30, "augment": 2},
+                "split-decoder": {"epochs": 40, "augment": 0},
                 "gmi-wb": {"prior_size": "reduced", "steps": 100},
             }
         ),
         tree_sample=400,
+        attack_models={"split-decoder": SPLIT_MODELS},
     ),
     "full": Profile(
         "full",
@@ -154,8 +165,9 @@ PROFILES: dict[str, Profile] = {
                 for name in ("mi-face-bb", "mi-face-bb-mean", "mi-face-bb-prior", "extract-invert", "decoder")
             },
             "mi-face-wb-prior": FACE_MODELS[:2],
+            **dict.fromkeys(SPLIT_ATTACKS, SPLIT_MODELS),
         },
-        opt_in=(*OPT_IN, *ATTRIGUARD_SWEEP),
+        opt_in=(*OPT_IN, *ATTRIGUARD_SWEEP, *SPLIT_SWEEP),
         tree_defenses=TREE_TRAINING_DEFENSES,
     ),
     "tiny": Profile(
@@ -197,7 +209,7 @@ def models_for(profile: Profile, available: Iterable[str]) -> dict[str, list[str
     served = set(available)
     trees = [m for m in TREE_MODELS if m in served] or [m for m in (FALLBACK_TREE,) if m in served]
     trees += [f"{tree}-{d}" for tree in list(trees) for d in profile.tree_defenses if f"{tree}-{d}" in served]
-    return {"face": [m for m in profile.face_models if m in served], "tree": trees}
+    return {"face": [m for m in (*profile.face_models, *SPLIT_MODELS) if m in served], "tree": trees}
 
 
 def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
@@ -208,5 +220,5 @@ def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
         for attack in ATTACKS.values()
         for model in models[attack.family]
         if profile.attacks(attack, model)
-        for defense in (DEFENSES[:1] if attack.name in UNDEFENDED_ONLY else DEFENSES)
+        for defense in (DEFENSES[:1] if attack.name in (*UNDEFENDED_ONLY, *SPLIT_ATTACKS) else DEFENSES)
     ]

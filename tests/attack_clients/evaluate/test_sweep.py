@@ -18,6 +18,9 @@ from attack_clients.evaluate.sweep import (
     PAPER_MI_FACE,
     PROFILES,
     ROUNDING,
+    SPLIT_ATTACKS,
+    SPLIT_MODELS,
+    SPLIT_SWEEP,
     TREE_MODELS,
     TREE_TRAINING_DEFENSES,
     UNDEFENDED_ONLY,
@@ -26,8 +29,8 @@ from attack_clients.evaluate.sweep import (
     models_for,
 )
 
-WITH_DATA = [*FACE_MODELS, *TREE_MODELS]
-WITHOUT_DATA = [*FACE_MODELS, "fair-tree"]
+WITH_DATA = [*FACE_MODELS, *SPLIT_MODELS, *TREE_MODELS]
+WITHOUT_DATA = [*FACE_MODELS, *SPLIT_MODELS, "fair-tree"]
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -46,10 +49,10 @@ def test_the_defenses_are_the_ones_the_brief_names() -> None:
 def test_every_profile_runs_every_defense_for_every_attack_and_model(profile: str, served: list[str]) -> None:
     cells = grid(PROFILES[profile], served)
     pairs = {(c.attack.name, c.model) for c in cells}
-    opted_out = {*OPT_IN, *ATTRIGUARD_SWEEP} - set(PROFILES[profile].opt_in)
+    opted_out = {*OPT_IN, *ATTRIGUARD_SWEEP, *SPLIT_SWEEP} - set(PROFILES[profile].opt_in)
     assert {c.attack.name for c in cells} == set(ATTACKS) - opted_out
     for attack, model in pairs:
-        defenses = DEFENSES[:1] if attack in UNDEFENDED_ONLY else DEFENSES
+        defenses = DEFENSES[:1] if attack in (*UNDEFENDED_ONLY, *SPLIT_ATTACKS) else DEFENSES
         assert [c.defense for c in cells if (c.attack.name, c.model) == (attack, model)] == list(defenses)
     assert len({c.key for c in cells}) == len(cells)
 
@@ -68,7 +71,8 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     for attack in ("gmi-wb", "gmi-bb", "gmi-label"):
         assert {m for a, m in pairs if a == attack} == set(FACE_MODELS)
     pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 3 * 2 + 1 + 2 + 3 * len(FACE_MODELS)
-    plain = [c for c in grid(PROFILES["full"], WITH_DATA) if c.attack.name not in UNDEFENDED_ONLY]
+    assert {m for a, m in pairs if a in SPLIT_ATTACKS} == set(SPLIT_MODELS)
+    plain = [c for c in grid(PROFILES["full"], WITH_DATA) if c.attack.name not in (*UNDEFENDED_ONLY, *SPLIT_ATTACKS)]
     assert len(plain) == len(DEFENSES) * pairs_per_defense
 
 
@@ -80,8 +84,9 @@ def test_the_image_prior_variants_are_opt_in_for_full_only(profile: str) -> None
 
 
 def test_models_per_profile_and_the_no_data_fallback() -> None:
-    assert models_for(PROFILES["quick"], WITH_DATA) == {"face": ["faces-softmax"], "tree": list(TREE_MODELS)}
-    assert models_for(PROFILES["full"], WITH_DATA)["face"] == list(FACE_MODELS)
+    assert models_for(PROFILES["quick"], WITH_DATA) == {"face": ["faces-softmax", *SPLIT_MODELS],
+                                                       "tree": list(TREE_MODELS)}
+    assert models_for(PROFILES["full"], WITH_DATA)["face"] == [*FACE_MODELS, *SPLIT_MODELS]
     assert models_for(PROFILES["full"], WITHOUT_DATA)["tree"] == ["fair-tree"]
     assert models_for(PROFILES["full"], [*WITH_DATA, "fair-tree"])["tree"] == list(TREE_MODELS)
 
