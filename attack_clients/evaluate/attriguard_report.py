@@ -1,5 +1,5 @@
 """The report's AttriGuard section: each tree attack's success on released answers against the
-budget β, with what the release cost (answers changed per respondent)."""
+budget β, with what the release cost (answers changed per respondent), as tables and a figure."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
 from attack_clients.attacks.attriguard_eval import ATTACKERS, NAMES
-from attack_clients.evaluate.document import Block, Heading, Paragraph, Table
+from attack_clients.evaluate.document import Block, Figure, Heading, Paragraph, Table
 from attack_clients.evaluate.store import ResultStore
 
 ATTACKER_TITLES = {"map": "MAP", "wbwc": "WBWC", "own": "own clf."}
@@ -37,6 +42,39 @@ def _line(document: Mapping[str, Any], split: str) -> tuple[str, ...]:
     )
 
 
+def _setting(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    return document["raw"]["parameters"]["attriguard"]
+
+
+def draw(documents: Mapping[str, list[Mapping[str, Any]]], split: str, path: Path) -> Path:
+    """Per tree, each attacker's precision of "yes" against the answers changed per respondent
+    (policy "both", one point per β, labelled), and chance (the share of "yes")."""
+    fig, axes = plt.subplots(1, len(documents), figsize=(5 * len(documents), 3.8), squeeze=False)
+    for ax, (model, cells) in zip(axes.ravel(), documents.items(), strict=True):
+        sweep = sorted((d for d in cells if _setting(d)["policy"] == "both"), key=lambda d: _setting(d)["beta"])
+        changed = [d["raw"]["metrics"][split]["changed"]["mean"] for d in sweep]
+        for who in ATTACKERS:
+            precision = [d["raw"]["metrics"][split]["attackers"][who]["precision"] for d in sweep]
+            shown = [(x, y) for x, y in zip(changed, precision, strict=True) if y is not None]
+            if shown:
+                ax.plot(*zip(*shown, strict=True), "o-", label=ATTACKER_TITLES[who])
+        for x, d in zip(changed, sweep, strict=True):
+            ax.annotate(f"β={_setting(d)['beta']:g}", (x, 0.0), fontsize=7, rotation=90, va="bottom")
+        if sweep:
+            ax.axhline(sweep[0]["raw"]["metrics"][split]["random"]["precision"], color="grey", linestyle=":")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("answers changed per respondent")
+        ax.set_ylabel(f"precision of 'yes' ({split})")
+        ax.set_title(model, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("Tree attacks under AttriGuard (dotted: chance; a missing point: no 'yes' announced)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def attriguard_section(summary: Mapping[str, Any], out: Path, split: str = "training") -> list[Block]:
     """One table per tree model, a row per finished AttriGuard cell (by policy, then β); nothing without any."""
     store = ResultStore(out)
@@ -56,16 +94,21 @@ def attriguard_section(summary: Mapping[str, Any], out: Path, split: str = "trai
             f"{split} targets; changed: answers changed per respondent, realised (expected)."
         ),
     ]
-    for model in sorted({r["model"] for r in rows}):
-        documents = [store.load(r["key"]) for r in rows if r["model"] == model]
-        documents.sort(key=lambda d: (d["raw"]["parameters"]["attriguard"]["policy"] != "both",
-                                      d["raw"]["parameters"]["attriguard"]["policy"],
-                                      d["raw"]["parameters"]["attriguard"]["beta"]))  # fmt: skip
+    documents = {
+        model: sorted(
+            (store.load(r["key"]) for r in rows if r["model"] == model),
+            key=lambda d: (_setting(d)["policy"] != "both", _setting(d)["policy"], _setting(d)["beta"]),
+        )
+        for model in sorted({r["model"] for r in rows})
+    }
+    for model, cells in documents.items():
         blocks.append(
             Table(
                 ("policy", "β", "changed", "% changed", *(ATTACKER_TITLES[w] for w in ATTACKERS), "baseline acc"),
-                tuple(_line(d, split) for d in documents),
+                tuple(_line(d, split) for d in cells),
                 f"{model}: attacks on answers released under AttriGuard",
             )
         )
+    figure = draw(documents, split, out / "figures" / "attriguard.png")
+    blocks.append(Figure(figure, "Precision of 'yes' against the answers AttriGuard changed per respondent"))
     return blocks

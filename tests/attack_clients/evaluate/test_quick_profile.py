@@ -97,3 +97,4 @@ def test_the_attriguard_cell_keeps_its_budget_and_reports_each_attacker(quick) -
         assert row["success"] == measured["training"]["attackers"]["wbwc"]["precision"], row["key"]
         assert set(measured["training"]["attackers"]) == {"map", "wbwc", "own"}
     assert "AttriGuard: the tree attacks on perturbed released answers" in (quick["out"] / "report.md").read_text()
+    assert (quick["out"] / "figures" / "attriguard.png").is_file()
