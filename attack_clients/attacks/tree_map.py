@@ -75,7 +75,7 @@ COMMAND = Command(
 )
 ATTACK = Attack("tree-map", "Tree black-box MAP (2014)", "map", COMMAND, TreeMapParams())
 TRAINING_CONFUSION = Attack(
-    "tree-map-train-confusion",
+    "tree-map-train",
     "Tree black-box MAP, confusion from the training rows",
     "map-train",
     COMMAND,

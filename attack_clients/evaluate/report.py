@@ -9,7 +9,6 @@ from typing import Any
 
 from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import cheapest_stop, utility_cost
-from attack_clients.evaluate.attriguard_report import attriguard_section
 from attack_clients.evaluate.document import Block, Bullets, Figure, Heading, Paragraph, Table, html_page, markdown
 from attack_clients.evaluate.frontier import base_model, best_tradeoff, pareto, points, privacy_budgets
 from attack_clients.evaluate.results import ALPHA, index
@@ -148,7 +147,7 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
     ]
     for model in _base_trees(summary):
         wb, bb = by_cell.get(("tree-wbwc", model, "none")), by_cell.get(("tree-map", model, "none"))
-        bb_train = by_cell.get(("tree-map-train-confusion", model, "none"))
+        bb_train = by_cell.get(("tree-map-train", model, "none"))
         reference = wb or bb
         study = STUDY_TREE_TABLE.get(model)
         table = []
@@ -185,7 +184,7 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
 TREE_ATTACKS = (
     ("tree-wbwc", "white-box"),
     ("tree-map", "MAP"),
-    ("tree-map-train-confusion", "MAP, training confusion"),
+    ("tree-map-train", "MAP, training confusion"),
 )
 
 
@@ -496,7 +495,6 @@ def write_reports(summary: Summary, figures: Sequence[Path], out: Path) -> tuple
         *overview(summary),
         *rounding_section(summary, rows),
         *tree_section(summary, rows),
-        *attriguard_section(summary, out),
         *tree_defense_section(summary, rows),
         *frontier_section(summary, rows),
         *face_section(summary, rows),

@@ -82,7 +82,7 @@ def tree_comparisons(rows: Mapping[tuple[str, str, str], Mapping[str, Any]], mod
     for model in (m for m in models if not any(m.startswith(f"{other}-") for other in models)):
         name = DATASETS.get(model, model)
         wb, bb = rows.get(("tree-wbwc", model, "none")), rows.get(("tree-map", model, "none"))
-        bb_train = rows.get(("tree-map-train-confusion", model, "none"))
+        bb_train = rows.get(("tree-map-train", model, "none"))
         study = STUDY_TREE_TABLE.get(model, {})
         if wb is not None:
             _, precision, recall = our_tree_row(wb, "attack")

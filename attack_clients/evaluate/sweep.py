@@ -25,7 +25,7 @@ FALLBACK_TREE = "fair-tree"
 TREE_TRAINING_DEFENSES = ("private-top", "private-bottom", "dp-eps1", "dp-eps10")
 """Each tree's training defences (app/zoo/private_trees.py), served as ``<tree>-<defence>``."""
 DEFENDED_TREES = tuple(f"{tree}-{d}" for tree in (*TREE_MODELS, FALLBACK_TREE) for d in TREE_TRAINING_DEFENSES)
-OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "tree-map-train-confusion", "gmi-bb", "gmi-label")
+OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "tree-map-train", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
 """AttriGuard's budget and policy sweep beside its β = 1 cell: opt-in like ``OPT_IN`` (full runs it)."""

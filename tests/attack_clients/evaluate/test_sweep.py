@@ -100,7 +100,7 @@ def test_full_attacks_each_trees_training_defenses_beside_it() -> None:
     fallback = models_for(PROFILES["full"], [*WITHOUT_DATA, *DEFENDED_TREES])["tree"]
     assert fallback == ["fair-tree", *(f"fair-tree-{d}" for d in TREE_TRAINING_DEFENSES)]
     pairs = {(c.attack.name, c.model) for c in grid(PROFILES["full"], served)}
-    assert {("tree-map-train-confusion", m) for m in defended} <= pairs
+    assert {("tree-map-train", m) for m in defended} <= pairs
 
 
 def test_full_uses_all_identities_and_the_papers_white_box_settings() -> None:
@@ -125,5 +125,5 @@ def test_a_mistyped_setting_fails_when_the_profile_is_written() -> None:
 
 
 def test_cell_keys_make_valid_usernames_with_a_run_suffix() -> None:
-    for cell in grid(PROFILES["full"], [*WITH_DATA, "fair-tree"]):
+    for cell in grid(PROFILES["full"], [*WITH_DATA, "fair-tree", *DEFENDED_TREES]):
         assert USERNAME.match(f"{cell.key}.abcdef"), cell.key
