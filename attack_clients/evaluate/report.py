@@ -9,6 +9,7 @@ from typing import Any
 
 from attack_clients.attacks import ATTACKS
 from attack_clients.evaluate.answers import cheapest_stop, utility_cost
+from attack_clients.evaluate.attriguard_report import attriguard_section
 from attack_clients.evaluate.document import Block, Bullets, Figure, Heading, Paragraph, Table, html_page, markdown
 from attack_clients.evaluate.frontier import base_model, best_tradeoff, pareto, points, privacy_budgets
 from attack_clients.evaluate.results import ALPHA, index
@@ -495,6 +496,7 @@ def write_reports(summary: Summary, figures: Sequence[Path], out: Path) -> tuple
         *overview(summary),
         *rounding_section(summary, rows),
         *tree_section(summary, rows),
+        *attriguard_section(summary, out),
         *tree_defense_section(summary, rows),
         *frontier_section(summary, rows),
         *face_section(summary, rows),
