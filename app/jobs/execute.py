@@ -2,10 +2,10 @@
 
 The user is created through the core (its own defence beats every model and
 global setting, so nobody else's answers change) and retired afterwards (row
-budget 0). A face attack runs once per person, so each reconstruction appears
-in the job's folder as soon as it exists, and a job picked up again after a
-restart skips the people already done; the panel then judges them together
-(``python -m attack_clients judge``). A tree attack is one command.
+budget 0). MI-Face runs once per person, so each reconstruction appears in the
+job's folder as soon as it exists, and a job picked up again after a restart
+skips the people already done; the panel then judges them together
+(``python -m attack_clients judge``). Other attacks are one command.
 """
 
 from __future__ import annotations
@@ -118,40 +118,46 @@ def _log_reason(log: str) -> str:
     return lines[-1] if lines else "no output"
 
 
+PER_PERSON_COMMANDS = ("mi-face",)
+"""Face attacks whose people are independent descents: run one person at a time, so reconstructions appear
+one by one at no extra cost. The others (a surrogate extracted, a decoder or a GAN trained) would repeat that
+work, and its queries, for every person: they run once for everyone."""
+
+
 def run_faces(run: Job, attack: Any, params: Any) -> dict[str, Any]:
-    """One command per person, then the panel over every reconstruction."""
+    """The attack per person (or once for all), then the panel over every reconstruction."""
     labels = [int(label) for label in run.job["params"]["labels"]]
+    groups = [[label] for label in labels] if attack.command.name in PER_PERSON_COMMANDS else [labels]
     people: dict[str, Any] = run.progress["people"]
-    run.report(total_steps=len(labels) + 1, phase="attacking")
+    run.report(total_steps=len(groups) + 1, phase="attacking")
     stopped = None
-    for label in labels:
-        folder = run.out / "people" / str(label)
-        if (run.out / f"recon-{label}.png").is_file() and (folder / "results.json").is_file():
-            people[str(label)] = _person(folder, label)
-            run.report(steps=len(people))
-            continue
-        if run.max_rows is not None and run.rows_used() >= run.max_rows:
-            stopped = "row budget spent"
-            break
-        run.report(current=label)
-        person = dataclasses.replace(params, labels=(label,), no_eval=True, quiet=True)
-        running = run.context.launcher.start([*attack.arguments(person), *run.target()], folder)
-        code = run.wait(running)
-        if code == 2:
-            raise JobFailed(f"not applicable: {_log_reason(running.log())}")
-        if code != 0:
-            if "QueryBudgetExceeded" in running.log():
+    for step, group in enumerate(groups, start=1):
+        folder = run.out / "people" / (str(group[0]) if len(group) == 1 else "all")
+        done = (folder / "results.json").is_file() and all((run.out / f"recon-{v}.png").is_file() for v in group)
+        if not done:
+            if run.max_rows is not None and run.rows_used() >= run.max_rows:
                 stopped = "row budget spent"
                 break
-            raise JobFailed(f"{attack.name} for person {label} exited with {code}: {_log_reason(running.log())}")
-        shutil.copyfile(folder / f"recon-{label}.png", run.out / f"recon-{label}.png")
-        people[str(label)] = _person(folder, label)
-        run.report(steps=len(people))
+            run.report(current=group[0] if len(group) == 1 else None)
+            batch = dataclasses.replace(params, labels=tuple(group), no_eval=True, quiet=True)
+            running = run.context.launcher.start([*attack.arguments(batch), *run.target()], folder)
+            code = run.wait(running)
+            if code == 2:
+                raise JobFailed(f"not applicable: {_log_reason(running.log())}")
+            if code != 0:
+                if "QueryBudgetExceeded" in running.log():
+                    stopped = "row budget spent"
+                    break
+                raise JobFailed(f"{attack.name} on {group} exited with {code}: {_log_reason(running.log())}")
+            for label in group:
+                shutil.copyfile(folder / f"recon-{label}.png", run.out / f"recon-{label}.png")
+        people.update({str(label): _person(folder, label) for label in group})
+        run.report(steps=step)
     if not people:
         return {"success": {"top1": None, "reason": stopped or "no reconstruction"}, "stopped": stopped}
     run.report(phase="judging", current=None)
     verdict = judge(run, people)
-    run.report(steps=len(people) + 1, phase="judged")
+    run.report(steps=len(groups) + 1, phase="judged")
     return {**verdict, "stopped": stopped}
 
 
@@ -161,7 +167,7 @@ def _person(folder: Path, label: int) -> dict[str, Any]:
     return {
         "label": label,
         "class": document["classes"][label],
-        "rows": document.get("rows"),
+        "rows": document.get("rows_per_identity", document.get("rows")),
         "seconds": document.get("seconds"),
         "confidence": entry.get("confidence"),
         "iterations": entry.get("iterations"),
@@ -173,7 +179,7 @@ def judge(run: Job, people: dict[str, Any]) -> dict[str, Any]:
     """The judging panel on the job's reconstructions, together (``judged.json``), or why it could not judge."""
     from attack_clients.judges.summary import flat
 
-    first = json.loads((run.out / "people" / next(iter(people)) / "results.json").read_text())
+    first = json.loads(next((run.out / "people").glob("*/results.json")).read_text())
     (run.out / "results.json").write_text(json.dumps({"model": run.job["model"], "classes": first["classes"]}))
     arguments = ["judge", str(run.out), "--model", run.job["model"]]
     code = run.wait(LocalProcess(arguments, run.out / "judge", with_out=False))
