@@ -13,6 +13,7 @@ fold's digits.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +77,39 @@ def _white_box(session: FaceSession, params: GenerativeParams) -> tuple[Any, dic
     return search, {"method": "GMI latent search (Zhang et al. 2020)", "settings": settings.as_dict()}
 
 
+def _query_search(session: FaceSession, module: Any, settings: Any, method: str) -> tuple[Any, dict[str, Any]]:
+    """A search that queries the service: ``module.run_search(oracle, prior, labels, settings, progress)``."""
+
+    def search(prior: FacePrior, labels: list[int]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        outcome = module.run_search(session.oracle, prior, labels, settings, session.progress)
+        return outcome.images, outcome.per_label(labels)
+
+    return search, {"method": method, "settings": settings.as_dict()}
+
+
+def _settings(settings_type: type, params: GenerativeParams) -> Any:
+    """The search's settings with the parameters' overrides; a flag the search has no use for is refused."""
+    changes = _changes(params)
+    known = {spec.name for spec in dataclasses.fields(settings_type)}
+    unused = sorted(set(changes) - known)
+    if unused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+        raise AttackNotApplicable(f"--access {params.access} takes no {flags}")
+    return settings_type(**changes, seed=params.seed)
+
+
 def _black_box(session: FaceSession, params: GenerativeParams) -> tuple[Any, dict[str, Any]]:
-    raise AttackNotApplicable("--access black-box: the confidence search (generative/black_box.py) has not landed yet")
+    from attack_clients.generative import black_box
+
+    settings = _settings(black_box.NesSettings, params)
+    return _query_search(session, black_box, settings, "NES latent search from confidences (as MIRROR)")
 
 
 def _label_only(session: FaceSession, params: GenerativeParams) -> tuple[Any, dict[str, Any]]:
-    raise AttackNotApplicable("--access label-only: the label search (generative/label_only.py) has not landed yet")
+    from attack_clients.generative import label_only
+
+    settings = _settings(label_only.BrepSettings, params)
+    return _query_search(session, label_only, settings, "BREP-MI boundary repulsion from labels")
 
 
 SEARCHES = {"white-box": _white_box, "black-box": _black_box, "label-only": _label_only}

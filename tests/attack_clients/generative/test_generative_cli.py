@@ -52,3 +52,20 @@ def test_refused_download_is_not_applicable(tmp_path: Path, digits_target, monke
     argv = ["generative", *common(tmp_path), *REDUCED, "--no-eval"]
     assert run(argv, FakeClient(digits_target, downloadable=False), monkeypatch) == 2
     assert "download refused" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("access", ["black-box", "label-only"])
+def test_query_searches_count_every_row(access: str, tmp_path: Path, digits_target, monkeypatch) -> None:
+    argv = ["generative", *common(tmp_path), "--access", access, "--prior-size", "reduced", "--steps", "3"]
+    client = FakeClient(digits_target)
+    assert run([*argv, "--starts", "4", "--labels", "0,5,9", "--no-eval"], client, monkeypatch) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["access"] == access and results["rows"] == client.stats.rows > 0
+    assert [row["label"] for row in results["per_label"]] == [0, 5, 9]
+    assert {row["fold"] for row in results["per_label"]} <= {fold["fold"] for fold in results["folds"]}
+
+
+def test_a_flag_the_search_does_not_take_is_refused(tmp_path: Path, digits_target, monkeypatch, capsys) -> None:
+    argv = ["generative", *common(tmp_path), "--access", "label-only", "--learning-rate", "0.1", "--no-eval"]
+    assert run(argv, FakeClient(digits_target), monkeypatch) == 2
+    assert "takes no --learning-rate" in capsys.readouterr().err
