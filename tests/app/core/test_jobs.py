@@ -180,3 +180,29 @@ def cancel_while_running(queue, context, launcher, job, command: str, first_labe
     while not running.stopped.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running.stopped.is_set()
+
+
+def test_a_job_queued_again_skips_the_people_already_done(database: str, tmp_path: Path) -> None:
+    queue = JobQueue(make_engine(database))
+    launcher = FakeLauncher()
+    context = _context(queue, tmp_path / "jobs", launcher)
+    job = queue.submit("admin", "faces-softmax", SPEC, "mi-face-bb", {**PARAMS, "labels": [0, 1]}, None)
+    done = context.folder / job["id"] / "people" / "0"  # what the runner that died had finished
+    done.mkdir(parents=True)
+    (done / "results.json").write_text('{"classes": ["a", "b"], "rows": 69, "per_label": [{"label": 0}]}')
+    (done.parent.parent / "recon-0.png").write_bytes(b"png")
+    claimed = queue.claim("r:1", slots=1)
+    thread = threading.Thread(target=run_job, args=(claimed, context), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120  # the first job imports the attack registry (torch): slow on a busy machine
+        while not launcher.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        arguments, _ = launcher.started[0]
+        assert arguments[arguments.index("--labels") + 1] == "1"
+        progress = queue.get(job["id"])["progress"]
+        assert progress["people"]["0"]["rows"] == 69 and progress["steps"] == 1
+    finally:
+        context.stopping.set()
+        thread.join(20)
+    assert queue.get(job["id"])["status"] == RUNNING  # a stopping runner leaves it for the next one
