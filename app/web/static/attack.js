@@ -413,7 +413,7 @@
       }
       const person = people[String(label)];
       figure.querySelector("figcaption").textContent = person
-        ? `${person.class}: confidence ${fixed(person.confidence)}, ${person.rows} rows, ${person.stop || ""}`
+        ? `${person.class}: confidence ${fixed(person.confidence)}, ${person.rows} rows${person.stop ? `, stop: ${person.stop}` : ""}`
         : `class ${label}`;
       const name = `recon-${label}.png`;
       const pending = figure.querySelector(".pending");
