@@ -129,7 +129,7 @@ def frontier(rows: Rows, path: Path) -> Path:
 def accuracy_frontier(rows: Rows, model_info: ModelInfo, path: Path) -> Path:
     """Per attack: every (model, output defence) cell as (held-out accuracy, success), training-defended
     models beside their base; squares are training-defended, filled markers work; ε beside the
-    undefended-output point of each model that has one; the line joins the Pareto front."""
+    undefended-output point of each model that has one; a line joins each base model's Pareto front."""
     attacks = _attacks(rows)
     fig, axes = _panels(len(attacks))
     for ax, attack in zip(axes, attacks, strict=False):
@@ -151,9 +151,9 @@ def accuracy_frontier(rows: Rows, model_info: ModelInfo, path: Path) -> Path:
                 ax.annotate(
                     f"ε={p.epsilon:g}", (p.accuracy, p.success), fontsize=6, xytext=(3, -8), textcoords="offset points"
                 )
-        front = pareto(found)
-        if front:
-            ax.step([p.accuracy for p in front], [p.success for p in front], where="post", color="k", linewidth=0.8)
+        for base, colour in colours.items():
+            front = pareto([p for p in found if p.base == base])
+            ax.step([p.accuracy for p in front], [p.success for p in front], where="post", color=colour, linewidth=0.8)
             for p in front:
                 name = p.output if p.training == "none" else f"{p.training}+{p.output}"
                 ax.annotate(name, (p.accuracy, p.success), fontsize=5, xytext=(3, 3), textcoords="offset points")
@@ -165,7 +165,7 @@ def accuracy_frontier(rows: Rows, model_info: ModelInfo, path: Path) -> Path:
             ax.legend(fontsize=6)
     fig.suptitle(
         "Privacy-utility frontier, training and output defences (square: training-defended model; "
-        "filled: above chance; x: never said 'yes'; line: Pareto front)",
+        "filled: above chance; x: never said 'yes'; lines: Pareto front per model and its defended versions)",
         fontsize=9,
     )
     fig.tight_layout()

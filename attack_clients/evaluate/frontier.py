@@ -11,8 +11,9 @@ training defence and, where defined, ε in the service's model metadata.
 The best trade-off of an attack: among the points where it no longer beats
 chance, on a base model where it does beat chance undefended, the one that
 keeps the most held-out accuracy relative to that undefended model (ties: the
-smaller increase of the held-out Brier score, which rounding barely moves and
-label-only answers raise, then the lower success, then the simpler defence). Computed from the rows, never
+smaller change of the held-out Brier score, the defence that changes the answers
+least: rounding barely moves it, label-only answers raise it; then the lower
+success, then the simpler defence). Computed from the rows, never
 written by hand.
 """
 
@@ -134,10 +135,11 @@ class TradeOff:
             return f"{title} (works undefended on {where}): no defence tested stops it{tail}."
         best, clean = self.best, self.undefended
         change = best.accuracy - clean.accuracy
+        outcome = f"success {best.success:.2f}, not above chance" if best.said else "it never announces 'yes'"
         return (
-            f"{title} (works undefended on {where}): the best trade-off is {best.defence()} on {best.model}, "
-            f"success {best.success:.2f} (not above chance; undefended {clean.success:.2f}) at held-out accuracy "
-            f"{best.accuracy:.3f} ({change:+.3f} against the undefended {clean.model})."
+            f"{title} (works undefended on {where}): the best trade-off is {best.defence()} on {best.model}: "
+            f"{outcome} (undefended {clean.success:.2f}) at held-out accuracy {best.accuracy:.3f} ({change:+.3f} "
+            f"against the undefended {clean.model})."
         )
 
 
@@ -147,7 +149,7 @@ def best_tradeoff(found: Sequence[Point], attack: str) -> TradeOff:
     worked = {base: p for base, p in undefended.items() if p.works}
     stopped = [p for p in found if p.base in worked and not p.works]
     candidates = sorted(
-        stopped, key=lambda p: (worked[p.base].accuracy - p.accuracy, p.brier_cost, p.success, _simplicity(p))
+        stopped, key=lambda p: (worked[p.base].accuracy - p.accuracy, abs(p.brier_cost), p.success, _simplicity(p))
     )
     lowest = min((p for p in found if p.base in worked), key=lambda p: (p.success, -p.accuracy), default=None)
     best = candidates[0] if candidates else None

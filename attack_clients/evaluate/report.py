@@ -243,7 +243,8 @@ def frontier_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> lis
                 _num(p.success, 2) if p.said else "- (never 'yes')",
                 "yes" if p.works else "no",
             )
-            for p in pareto(found)
+            for base in dict.fromkeys(p.base for p in found)
+            for p in pareto([p for p in found if p.base == base])
         )
     budgets = privacy_budgets(info)
     return [
@@ -253,8 +254,9 @@ def frontier_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> lis
             "against the attack's success. Training-defended models sit beside their undefended base model (the "
             "model whose name theirs extends). The best trade-off of an attack is the defended cell where it no "
             "longer beats chance that keeps the most held-out accuracy relative to the undefended model it works "
-            "on (ties: the smaller Brier increase, then lower success, then the simpler defence); the table lists "
-            "each attack's Pareto front (no other cell is both as accurate and as little attacked)."
+            "on (ties: the smaller change of the Brier score, then lower success, then the simpler defence); the "
+            "table lists each attack's Pareto front on each model with its training-defended versions (no other of "
+            "those cells is both as accurate and as little attacked)."
         ),
         *(
             [Table(("model", "training defence", "ε", "δ", "held-out accuracy"), tuple(budgets), "Training defences")]
@@ -265,7 +267,7 @@ def frontier_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> lis
         Table(
             ("attack", "model", "training defence", "ε", "output defence", "held-out accuracy", "success", "works"),
             tuple(front),
-            "Pareto front per attack",
+            "Pareto front per attack and model (with its training-defended versions)",
         ),
     ]
 
