@@ -16,12 +16,15 @@ keepalive = 5
 
 
 def on_starting(server):
-    """Create the database and admin key and train the zoo once, in a child process.
+    """Create the database and admin key and train the zoo once, in a child process; then start
+    the trainer of the defended models (MLAAS_TRAINING_DEFENSES) beside the workers, which serve
+    the base zoo at once and pick each defended model up when its training ends.
 
     Training in the master itself would leave torch's threads behind in every forked
     worker; a child process keeps the workers free of torch.
     """
     subprocess.run([sys.executable, "-m", "app", "prepare"], check=True)
+    server.defense_trainer = subprocess.Popen([sys.executable, "-m", "app", "train-defenses"])
 
 
 def worker_exit(server, worker):
@@ -40,8 +43,9 @@ def when_ready(server):
 
 
 def on_exit(server):
-    """Stop the job runner: running jobs stop and are queued again at the next start."""
-    runner = getattr(server, "job_runner", None)
-    if runner is not None:
-        runner.terminate()
-        runner.wait()
+    """Stop the job runner (running jobs stop and are queued again at the next start) and the
+    trainer of the defended models (a model it was training is queued again)."""
+    for child in (getattr(server, "job_runner", None), getattr(server, "defense_trainer", None)):
+        if child is not None:
+            child.terminate()
+            child.wait()

@@ -16,6 +16,7 @@ from app.core.defense_config import DefenseConfig
 from app.storage.engine import make_engine
 from app.zoo import load_builtin_models
 from app.zoo.base import ServedModel
+from app.zoo.defended import store
 
 
 def prepare_database(settings: Mapping[str, Any]) -> Engine:
@@ -60,3 +61,19 @@ def load_models(settings: Mapping[str, Any]) -> dict[str, ServedModel]:
     if not settings["BUILTIN_MODELS"]:
         return {}
     return load_builtin_models(settings["DATA_DIR"], settings["CACHE_DIR"], face_source=settings["FACE_SOURCE"])
+
+
+def defended_entries(settings: Mapping[str, Any]) -> list[store.Entry]:
+    """The training-time defended models ``MLAAS_TRAINING_DEFENSES`` selects (none without the zoo)."""
+    if not settings["BUILTIN_MODELS"]:
+        return []
+    return store.entries(
+        settings["DATA_DIR"], settings["CACHE_DIR"], settings["FACE_SOURCE"], settings["TRAINING_DEFENSES"]
+    )
+
+
+def train_defenses(settings: Mapping[str, Any]) -> dict[str, ServedModel]:
+    """Train the selected defended models missing from the cache (one trainer at a time); those trained, loaded."""
+    entries = defended_entries(settings)
+    store.train_missing(entries, settings["DATA_DIR"])
+    return {entry.name: entry.load() for entry in entries if entry.state()[0] == store.READY}

@@ -49,6 +49,7 @@ def from_environment(instance_path: Path, overrides: Mapping[str, Any] | None = 
         "QUERY_LOG_FLUSH_SECONDS": float(os.environ.get("MLAAS_QUERY_LOG_FLUSH_SECONDS", "0.2")),
         "MAX_ROWS_PER_REQUEST": _env_int("MLAAS_MAX_ROWS_PER_REQUEST", 100_000),
         "BUILTIN_MODELS": _env_bool("MLAAS_BUILTIN_MODELS", True),
+        "TRAINING_DEFENSES": os.environ.get("MLAAS_TRAINING_DEFENSES", "all"),
     }
     if overrides:
         settings.update(overrides)

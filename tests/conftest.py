@@ -14,6 +14,7 @@ import requests
 from attack_clients.launcher import start_gunicorn, stop_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("MLAAS_TRAINING_DEFENSES", "none")  # too slow for the suite: tests/app/zoo/defended train theirs
 ADMIN_KEY = "test-admin-key-0123456789"
 MODEL_CACHE = ROOT / "instance" / "models"
 

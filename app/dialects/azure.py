@@ -56,6 +56,7 @@ CLASSIC_ERRORS = {
     413: ("RequestEntityTooLarge", "The request is too large.", "RequestBodyTooLarge"),
     429: ("TooManyRequests", "Too many requests.", "RequestThrottled"),
     500: ("InternalError", "The server encountered an internal error.", "InternalError"),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable.", "ModelNotReady"),
 }
 ONLINE_ERRORS = {
     400: "BadRequest",
@@ -67,6 +68,7 @@ ONLINE_ERRORS = {
     413: "PayloadTooLarge",
     429: "TooManyRequests",
     500: "InternalServerError",
+    503: "ServiceUnavailable",
 }
 
 

@@ -74,6 +74,7 @@ from flask_smorest import Blueprint
 
 from app.core.accounts import Principal
 from app.core.errors import ApiError, BadRequest, InvalidInput, NotFound, Unauthorized
+from app.core.registry import READY, model_state
 from app.core.service import Prediction, Services, bearer_key, prediction_endpoint, services
 from app.core.uploads import DatasetRecord, Uploads, check_name, decode_csv, rows_to_csv
 from app.dialects import bigml_resources as res
@@ -399,7 +400,7 @@ def get_deepnet(ident: str) -> ResponseReturnValue:
     model = _model(_principal(), "deepnet", ident)
     exclude, optypes = _white_box(model, "network")
     head = _prune(res.deepnet_head(model, res.BUILTIN_CREATED), exclude, optypes)
-    if {"network", "deepnet"} & exclude:
+    if {"network", "deepnet"} & exclude or model_state(model) != READY:  # no network before it is trained
         return _json(head)
     return Response(res.stream_deepnet(head, model), 200, mimetype="application/json")
 

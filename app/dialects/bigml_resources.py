@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.core.registry import READY, model_state
 from app.core.service import Prediction
 from app.core.uploads import Column, DatasetRecord, SourceRecord
 from app.zoo.base import Field, ServedModel
@@ -85,6 +86,23 @@ def timestamp(seconds: float) -> str:
 
 def finished(what: str) -> dict[str, Any]:
     return {"code": 5, "message": f"The {what} has been created", "progress": 1, "elapsed": 0}
+
+
+UNFINISHED = {"queued": (1, "is queued"), "training": (3, "is being trained"), "failed": (-1, "could not be trained")}
+"""A defended model's training state as BigML's status codes (1 queued, 3 in progress, -1 faulty)."""
+DEFENSE_FACTS = ("training_defense", "training_defense_params", "epsilon", "delta", "heldout_accuracy")
+"""What a listing entry shows of a model trained with a defence."""
+
+
+def status_of(model: ServedModel) -> dict[str, Any]:
+    state = model_state(model)
+    if state == READY:
+        return finished(kind_of(model))
+    code, message = UNFINISHED[state]
+    status = {"code": code, "message": f"The {kind_of(model)} {message}", "progress": 0, "elapsed": 0}
+    if model.metadata.get("failure"):
+        status["error"] = model.metadata["failure"]
+    return status
 
 
 def wilson_lower_bound(share: float, n: float, z: float = WILSON_Z) -> float:
@@ -325,7 +343,7 @@ def _head(model: ServedModel, created: float, *, dataset: str | None = None, sou
         "name": model.name,
         "description": model.description,
         "code": 200,
-        "status": finished(kind_of(model)),
+        "status": status_of(model),
         "created": timestamp(created),
         "updated": timestamp(created),
         "category": 0,
@@ -350,6 +368,8 @@ def listing_entry(
     head = _head(model, created, dataset=dataset, source=source)
     del head["input_fields"]
     head["kind"] = model.kind
+    if "training_defense" in model.metadata:
+        head.update({key: model.metadata[key] for key in DEFENSE_FACTS if key in model.metadata})
     return head
 
 

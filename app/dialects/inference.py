@@ -30,6 +30,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from app.core.accounts import Principal
 from app.core.errors import ApiError, BadRequest, NotFound, PayloadTooLarge
+from app.core.registry import READY, model_state
 from app.core.service import Prediction, bearer_key, prediction_endpoint, services
 from app.dialects import tensors
 from app.dialects.common import json_object, reject_unknown, request_body
@@ -59,6 +60,7 @@ INFO_KEYS = (
     "sensitive_placement",
     "image_shape",
     "split",
+    "training_defense_params",
 )
 """What evaluators read: the data split, held-out accuracy, and a training defence with its privacy budget."""
 
@@ -108,8 +110,13 @@ def ready() -> ResponseReturnValue:
 @blp.route("/v2/models/<model_name>/ready", methods=["GET"])
 @blp.route("/v2/models/<model_name>/versions/<version>/ready", methods=["GET"])
 def model_ready(model_name: str, version: str | None = None) -> ResponseReturnValue:
-    """200 if the caller can use the model (a key is needed: uploaded models are per user)."""
-    _model(model_name, version)
+    """200 if the caller can use the model (a key is needed: uploaded models are per user); 400 with its
+    ``state`` while a defended model is still training."""
+    _, model = _model(model_name, version)
+    state = model_state(model)
+    if state != READY:
+        return _json({"error": f"model {model_name!r} is not ready: {state}", "name": model_name, "ready": False,
+                      "state": state}, 400)
     return _json({"name": model_name, "ready": True})
 
 
@@ -138,6 +145,7 @@ def _metadata(name: str, model: ServedModel) -> dict[str, Any]:
         parameters["fields"] = [f.to_json() for f in model.fields]
         parameters["sensitive"] = model.sensitive
     parameters.update({key: model.metadata[key] for key in INFO_KEYS if key in model.metadata})
+    parameters["state"] = model_state(model)
     return {
         "name": name,
         "versions": [VERSION],
@@ -327,8 +335,8 @@ def v1_model(model_name: str) -> ResponseReturnValue:
     if model_name.endswith(PREDICT_SUFFIX):
         # the rule above matches ``GET /v1/models/<m>:predict`` too: predict takes POST only
         raise MethodNotAllowed(valid_methods=["POST"])
-    _model(model_name, None)
-    return _json({"name": model_name, "ready": True})
+    _, model = _model(model_name, None)
+    return _json({"name": model_name, "ready": model_state(model) == READY})
 
 
 @blp.route(f"/v1/models/<model_name>{PREDICT_SUFFIX}", methods=["POST"])

@@ -35,7 +35,7 @@ TRAINING_CODE = (
 )
 
 
-def _digest(path: Path) -> str:
+def digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -45,8 +45,8 @@ def cache_key(spec: BuiltinSpec, data_dir: Path | None) -> str:
     identity = {
         "model": [spec.name, spec.dataset, spec.architecture],
         "params": catalog.training_params(spec),
-        "data": [_digest(path) for path in catalog.data_files(spec, data_dir)],
-        "code": [_digest(here / name) for name in TRAINING_CODE],
+        "data": [digest(path) for path in catalog.data_files(spec, data_dir)],
+        "code": [digest(here / name) for name in TRAINING_CODE],
         "format": FORMAT_VERSION,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
@@ -58,7 +58,7 @@ def _stem(spec: BuiltinSpec) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -67,7 +67,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_atomically(model: ServedModel, path: Path) -> None:
+def write_atomically(model: ServedModel, path: Path) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
@@ -96,12 +96,12 @@ def load_builtin_models(
     specs = catalog.builtin_specs(data_dir, face_source)
     paths = {spec.name: cache_dir / f"{_stem(spec)}.{cache_key(spec, data_dir)}.npz" for spec in specs}
     if not all(path.exists() for path in paths.values()):
-        with _locked(cache_dir / LOCK_FILE):
+        with locked(cache_dir / LOCK_FILE):
             for spec in specs:
                 path = paths[spec.name]
                 if not path.exists():
                     log.info("training %s on %s (cache miss)", spec.name, spec.dataset)
-                    _write_atomically(catalog.train_builtin(spec, data_dir), path)
+                    write_atomically(catalog.train_builtin(spec, data_dir), path)
                     for stale in set(cache_dir.glob(f"{_stem(spec)}.*.npz")) - {path}:
                         stale.unlink(missing_ok=True)
     models = {spec.name: read_model(paths[spec.name]) for spec in specs}
