@@ -28,6 +28,7 @@ from attack_clients.evaluate.service import Service, ServiceError, local_service
 from attack_clients.evaluate.store import ResultStore, write_json
 from attack_clients.evaluate.study import face_comparisons, tree_comparisons
 from attack_clients.evaluate.sweep import (
+    DEFENDED_FACES,
     DEFENDED_TREES,
     FACE_MODELS,
     FALLBACK_TREE,
@@ -180,7 +181,7 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
     data_dir = os.environ.get("MLAAS_DATA_DIR")
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     with _service(options) as (service, started_here):
-        available = service.served([*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE, *DEFENDED_TREES])
+        available = service.served([*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE, *DEFENDED_TREES, *DEFENDED_FACES])
         models = models_for(options.profile, available)
         model_info = {name: service.model_info(name) for name in [*models["face"], *models["tree"]]}
         cells = grid(options.profile, available)

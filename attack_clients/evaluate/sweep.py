@@ -25,6 +25,16 @@ FALLBACK_TREE = "fair-tree"
 TREE_TRAINING_DEFENSES = ("private-top", "private-bottom", "dp-eps1", "dp-eps10")
 """Each tree's training defences (app/zoo/private_trees.py), served as ``<tree>-<defence>``."""
 DEFENDED_TREES = tuple(f"{tree}-{d}" for tree in (*TREE_MODELS, FALLBACK_TREE) for d in TREE_TRAINING_DEFENSES)
+DEFENDED_FACES = (
+    *(f"faces-{arch}-dp-nm{nm}" for arch in ("softmax", "mlp") for nm in ("0.3", "0.5", "0.7", "1")),
+    "faces-mlp-wd",
+    "faces-mlp-dropout",
+    "faces-mlp-nls",
+    "faces-mlp-mid",
+)
+"""The zoo's face models trained with a defence (app/zoo/defended: DP-SGD, weight decay, dropout,
+negative label smoothing, MID); every face attack runs on each, under ``DEFENDED_FACE_OUTPUTS`` only."""
+DEFENDED_FACE_OUTPUTS = ("none", "round-0.01", "round-0.05")
 OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "tree-map-train", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
@@ -78,7 +88,8 @@ class Profile:
     import, not in a cell). ``attack_models`` narrows the face models of the
     attacks it names (the others attack every model in ``face_models``);
     ``opt_in`` the attacks of ``OPT_IN`` it runs; ``tree_defenses`` the trees' training
-    defences it attacks beside each tree.
+    defences it attacks beside each tree; ``defended_faces`` the training-defended face
+    models every face attack targets, under ``DEFENDED_FACE_OUTPUTS``.
     """
 
     name: str
@@ -89,6 +100,7 @@ class Profile:
     attack_models: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     opt_in: tuple[str, ...] = ()
     tree_defenses: tuple[str, ...] = ()
+    defended_faces: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, params in self.params.items():
@@ -111,6 +123,10 @@ class Profile:
             return False
         if (attack.name in SPLIT_ATTACKS) != (model in SPLIT_MODELS):
             return False
+        if model in self.defended_faces:  # every attack this profile runs on the zoo's own face models
+            return attack.family == "face" and not set(FACE_MODELS).isdisjoint(
+                self.attack_models.get(attack.name, self.face_models)
+            )
         return attack.family == "tree" or model in self.attack_models.get(attack.name, self.face_models)
 
 
@@ -169,6 +185,7 @@ PROFILES: dict[str, Profile] = {
         },
         opt_in=(*OPT_IN, *ATTRIGUARD_SWEEP, *SPLIT_SWEEP),
         tree_defenses=TREE_TRAINING_DEFENSES,
+        defended_faces=DEFENDED_FACES,
     ),
     "tiny": Profile(
         "tiny",
@@ -209,7 +226,10 @@ def models_for(profile: Profile, available: Iterable[str]) -> dict[str, list[str
     served = set(available)
     trees = [m for m in TREE_MODELS if m in served] or [m for m in (FALLBACK_TREE,) if m in served]
     trees += [f"{tree}-{d}" for tree in list(trees) for d in profile.tree_defenses if f"{tree}-{d}" in served]
-    return {"face": [m for m in (*profile.face_models, *SPLIT_MODELS) if m in served], "tree": trees}
+    return {
+        "face": [m for m in (*profile.face_models, *profile.defended_faces, *SPLIT_MODELS) if m in served],
+        "tree": trees,
+    }
 
 
 def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
@@ -221,4 +241,5 @@ def grid(profile: Profile, available: Iterable[str]) -> list[Cell]:
         for model in models[attack.family]
         if profile.attacks(attack, model)
         for defense in (DEFENSES[:1] if attack.name in (*UNDEFENDED_ONLY, *SPLIT_ATTACKS) else DEFENSES)
+        if model not in profile.defended_faces or defense.name in DEFENDED_FACE_OUTPUTS
     ]

@@ -118,8 +118,8 @@ def train_missing(entries: list[Entry], data_dir: Path | str | None) -> None:
 
     A failure is noted beside the entry and the others still train.
     """
-    if not entries:
-        return
+    if all(entry.path.exists() for entry in entries):
+        return  # nothing to train: no need to wait for another trainer's lock
     from app.zoo.defended.training import train_variant
 
     data_dir = Path(data_dir) if data_dir else None
