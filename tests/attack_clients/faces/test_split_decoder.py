@@ -61,8 +61,10 @@ def test_split_pipeline_live(live_server: LiveServer, tmp_path) -> None:
                         headers={"Authorization": f"Bearer {live_server.admin_key}"}).json()["parameters"]
     # Every held-out photo was sent once, by its person, and the service logged exactly those rows.
     assert document["user_queries"] == document["logged_rows"] == len(meta["heldout_rows"])
-    # Without device noise the users get the served model's own held-out accuracy.
-    assert document["accuracy_under_noise"] == pytest.approx(meta["heldout_accuracy"])
+    # Without device noise the users get the served model's own held-out accuracy (the client's torch
+    # device stage and the server's numpy one agree to float32 rounding: one borderline answer may flip).
+    one_answer = 1 / len(meta["heldout_rows"])
+    assert document["accuracy_under_noise"] == pytest.approx(meta["heldout_accuracy"], abs=1.5 * one_answer)
     assert result.images.shape == (2, int(np.prod(meta["image_shape"])))
     assert np.all((result.images >= 0) & (result.images <= 1))
 
