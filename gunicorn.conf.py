@@ -6,10 +6,15 @@ import sys
 
 bind = [os.environ.get("MLAAS_BIND", "127.0.0.1:8000")]
 workers = int(os.environ.get("MLAAS_WORKERS", "2"))
-# gthread, with a read timeout (MLAAS_READ_TIMEOUT) and a bound on the threads slow clients hold:
-# see slow_clients.py and the README's "Reliability".
-worker_class = "slow_clients.GuardedThreadWorker"
+# gthread, with a read timeout (MLAAS_READ_TIMEOUT) and a bound on the threads slow clients hold
+# (slow_clients.py and the README's "Reliability"), whose workers share keep-alive clients out
+# evenly (balanced_accept.py).
+worker_class = "balanced_accept.BalancedThreadWorker"
 threads = int(os.environ.get("MLAAS_THREADS", "4"))
+# OpenBLAS's threads spin for about 2**28 cycles after each product before they sleep: under load
+# the workers' BLAS threads spent a quarter of the CPU time of 512-row v2 requests spinning, taken
+# from the other worker and the clients. Here they sleep at once (read when a worker imports numpy).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 timeout = 300
 graceful_timeout = 30
 keepalive = 5

@@ -31,7 +31,16 @@ SECONDS_BETWEEN_KILLS = 3.0
 
 
 def workers(master: int) -> set[int]:
-    return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
+    """gunicorn's workers: the master's children but the helpers it starts beside them (job runner, trainer)."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return {int(pid) for pid in children if b"gunicorn" in command_line(pid)}
+
+
+def command_line(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # gone since the listing
+        return b""
 
 
 def wait_for_replacement(master: int, killed: int, count: int, timeout: float = 120.0) -> None:
