@@ -13,16 +13,23 @@ import pytest
 
 from app.zoo import load_builtin_models
 from app.zoo.data import load_digits_images
+from app.zoo.defended import variants
 from tests.conftest import MODEL_CACHE
 
 DP_MODEL = "faces-softmax-dp-nm0.5"
+
+
+def base_zoo_files() -> list[Path]:
+    """The shared cache's digits models, without any defended model a server trained there."""
+    defended = set(variants())
+    return [path for path in MODEL_CACHE.glob("*.digits.*.npz") if path.name.split(".digits.")[0] not in defended]
 
 
 @pytest.fixture(scope="session")
 def defended_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     load_builtin_models(None, MODEL_CACHE)
     cache = tmp_path_factory.mktemp("defended-cache")
-    for path in MODEL_CACHE.glob("*.digits.*.npz"):
+    for path in base_zoo_files():
         (cache / path.name).symlink_to(path)
     return cache
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from app.core.registry import POLL_SECONDS
-from tests.app.zoo.defended.conftest import DP_MODEL
-from tests.conftest import ADMIN_KEY, MODEL_CACHE, start_server, stop_server
+from tests.app.zoo.defended.conftest import DP_MODEL, base_zoo_files
+from tests.conftest import ADMIN_KEY, start_server, stop_server
 
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -22,7 +22,7 @@ def test_gunicorn_trains_in_the_background_and_workers_pick_the_model_up(
 ) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()
-    for path in MODEL_CACHE.glob("*.digits.*.npz"):
+    for path in base_zoo_files():
         (cache / path.name).symlink_to(path)
     monkeypatch.delenv("MLAAS_DATA_DIR", raising=False)
     server = start_server(tmp_path, extra_env={"MLAAS_CACHE_DIR": str(cache), "MLAAS_TRAINING_DEFENSES": DP_MODEL})
