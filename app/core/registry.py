@@ -18,6 +18,7 @@ from app.storage.tables import model_settings, uploaded_models
 from app.zoo import model_from_bytes
 from app.zoo.base import ServedModel
 from app.zoo.defended.store import FAILED, READY, Entry
+from app.zoo.split_network import service_stages, with_split
 
 FLAG_CACHE_SECONDS = 1.0
 POLL_SECONDS = 1.0
@@ -132,7 +133,8 @@ class Registry:
                 state, failure = entry.state()
                 placeholder = self._builtins[name]
                 if state == READY:
-                    self._builtins = {**self._builtins, name: entry.load()}
+                    model = with_split(entry.load())
+                    self._builtins = {**self._builtins, name: model, **service_stages({name: model})}
                     del self._waiting[name]
                 else:
                     metadata = {key: value for key, value in placeholder.metadata.items() if key != "failure"}

@@ -97,8 +97,20 @@ def _numbers(value: Any, size: int) -> np.ndarray:
 
 
 def service_name(device_name: str) -> str:
-    """``faces-split-device`` -> ``faces-split``."""
-    return device_name.removesuffix(DEVICE_SUFFIX)
+    """``faces-split-device`` -> ``faces-split``; a defended one keeps its suffix:
+    ``faces-split-device-dp-nm1`` -> ``faces-split-dp-nm1``."""
+    return device_name.replace(DEVICE_SUFFIX, "", 1)
+
+
+def with_split(model: ServedModel) -> ServedModel:
+    """A defended split network as loaded, with the device stage depth its training noted
+    (``training_defense_params.split_at``: the defended models' trainer builds plain image models)."""
+    split_at = model.metadata.get("training_defense_params", {}).get("split_at")
+    if isinstance(model, ImageModel) and model.split_at is None and split_at is not None:
+        model.split_at = int(split_at)
+        model.metadata["split"] = {"service_model": service_name(model.name), "features": model.feature_width,
+                                   "split_at": model.split_at}
+    return model
 
 
 def service_stage(device: ImageModel) -> FeatureModel:

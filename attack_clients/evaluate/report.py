@@ -13,6 +13,7 @@ from attack_clients.evaluate.attriguard_report import attriguard_section
 from attack_clients.evaluate.document import Block, Bullets, Figure, Heading, Paragraph, Table, html_page, markdown
 from attack_clients.evaluate.frontier import base_model, best_tradeoff, pareto, points, privacy_budgets
 from attack_clients.evaluate.results import ALPHA, index
+from attack_clients.evaluate.split_report import split_section
 from attack_clients.evaluate.study import (
     CITATION,
     DATASETS,
@@ -499,6 +500,7 @@ def write_reports(summary: Summary, figures: Sequence[Path], out: Path) -> tuple
         *rounding_section(summary, rows),
         *tree_section(summary, rows),
         *attriguard_section(summary, out),
+        *split_section(summary, out),
         *tree_defense_section(summary, rows),
         *frontier_section(summary, rows),
         *face_section(summary, rows),

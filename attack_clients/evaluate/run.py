@@ -32,6 +32,7 @@ from attack_clients.evaluate.sweep import (
     DEFENDED_TREES,
     FACE_MODELS,
     FALLBACK_TREE,
+    SPLIT_MODELS,
     TREE_MODELS,
     UNDEFENDED_ONLY,
     Cell,
@@ -181,7 +182,9 @@ def evaluate(options: Options, work: Work = run_cell) -> dict[str, Any]:
     data_dir = os.environ.get("MLAAS_DATA_DIR")
     data_dir = str(Path(data_dir).resolve()) if data_dir else None
     with _service(options) as (service, started_here):
-        available = service.served([*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE, *DEFENDED_TREES, *DEFENDED_FACES])
+        available = service.served(
+            [*FACE_MODELS, *TREE_MODELS, FALLBACK_TREE, *DEFENDED_TREES, *DEFENDED_FACES, *SPLIT_MODELS]
+        )
         models = models_for(options.profile, available)
         model_info = {name: service.model_info(name) for name in [*models["face"], *models["tree"]]}
         cells = grid(options.profile, available)

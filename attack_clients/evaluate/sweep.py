@@ -42,8 +42,9 @@ ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
 UNDEFENDED_ONLY = attriguard_eval.NAMES
 """Attacks measured on the plain trees without an output defence only: AttriGuard perturbs the
 released answers, not the API's, and is a defence of its own."""
-SPLIT_MODELS = ("faces-split",)
-"""A split network's service stage: the split attacks' only target, and no other attack's."""
+SPLIT_MODELS = ("faces-split", "faces-split-dp-nm1")
+"""Split networks' service stages (the zoo's, then its DP-SGD-trained variant's, app/zoo/defended/split_dp.py):
+the split attacks' only targets, and no other attack's; the device-noise sweep runs on the first only."""
 SPLIT_SWEEP = tuple(a.name for a in split_decoder.NOISED)
 """The device-noise sweep beside the noiseless split decoder: opt-in like ``OPT_IN`` (full runs it)."""
 SPLIT_ATTACKS = (split_decoder.ATTACK.name, *SPLIT_SWEEP)
@@ -156,7 +157,7 @@ PROFILES: dict[str, Profile] = {
             }
         ),
         tree_sample=400,
-        attack_models={"split-decoder": SPLIT_MODELS},
+        attack_models={"split-decoder": SPLIT_MODELS[:1]},
     ),
     "full": Profile(
         "full",
@@ -181,7 +182,8 @@ PROFILES: dict[str, Profile] = {
                 for name in ("mi-face-bb", "mi-face-bb-mean", "mi-face-bb-prior", "extract-invert", "decoder")
             },
             "mi-face-wb-prior": FACE_MODELS[:2],
-            **dict.fromkeys(SPLIT_ATTACKS, SPLIT_MODELS),
+            **dict.fromkeys(SPLIT_SWEEP, SPLIT_MODELS[:1]),
+            split_decoder.ATTACK.name: SPLIT_MODELS,
         },
         opt_in=(*OPT_IN, *ATTRIGUARD_SWEEP, *SPLIT_SWEEP),
         tree_defenses=TREE_TRAINING_DEFENSES,

@@ -16,7 +16,7 @@ from importlib import import_module
 
 from app.zoo.defended.base import Variant
 
-VARIANT_MODULES = ("dp_sgd", "weight_decay", "dropout", "label_smoothing", "mid")
+VARIANT_MODULES = ("dp_sgd", "weight_decay", "dropout", "label_smoothing", "mid", "split_dp")
 ALL, NONE = "all", "none"
 
 

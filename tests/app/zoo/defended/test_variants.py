@@ -6,18 +6,21 @@ import numpy as np
 import pytest
 
 from app.zoo.defended import select, variants
+from app.zoo.split_network import service_name
 from attack_clients.evaluate.sweep import (
     DEFENDED_FACE_OUTPUTS,
     DEFENDED_FACES,
     FACE_MODELS,
     PROFILES,
+    SPLIT_MODELS,
     TREE_MODELS,
     grid,
 )
 
 
 def test_the_sweep_attacks_every_defended_model_by_its_served_name() -> None:
-    assert list(variants()) == list(DEFENDED_FACES)
+    assert list(variants()) == [*DEFENDED_FACES, "faces-split-device-dp-nm1"]  # the split one: by its service stage
+    assert service_name("faces-split-device-dp-nm1") in SPLIT_MODELS
 
 
 def test_full_evaluation_runs_every_face_attack_on_each_defended_model_without_and_with_rounding() -> None:

@@ -1,0 +1,152 @@
+"""The split network trained with DP-SGD (Opacus): a device stage whose weights are differentially private.
+
+Titcombe et al. (2021) pair device-side noise with a DP-trained network. The
+architecture is ``faces-split-device``'s (three ReLU convolutions to 32 features, a
+dense service stage); Opacus clips each row's gradient through the convolutions and
+adds Gaussian noise to the sum, as ``dp_sgd`` does for the dense models. The device
+model is served as ``faces-split-device-<suffix>`` and its service stage, derived like
+``faces-split``'s, as ``faces-split-<suffix>`` (``split_network.service_stages``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.zoo.data import ATT_SHAPE, OLIVETTI_SHAPE
+from app.zoo.defended.base import Outcome, Variant
+from app.zoo.defended.dp_sgd import DELTA, expected_batch
+
+DIGITS_SHAPE = (8, 8)
+NOISE_MULTIPLIER = 1.0
+PARAMS: dict[str, Any] = {
+    "optimizer": "adam",
+    "lr": 0.01,
+    "filters": [8, 16, 32],
+    "service_units": 128,
+    "sample_rate": 0.25,
+    "epochs": 80,
+    "max_grad_norm": 1.0,
+    "noise_multiplier": NOISE_MULTIPLIER,
+    "delta": DELTA,
+    "accountant": "rdp",
+    "clipping": "per-sample (Opacus hooks, through the convolutions)",
+    "poisson_sampling": True,
+}
+"""Adam on the clipped, noised gradients (post-processing: same privacy as SGD). Measured on
+AT&T at noise 1 (held-out accuracy, epsilon): sample rate 0.1 and 40 epochs at lr 0.003 0.03
+(chance), at lr 0.01 0.21 (15.9); sample rate 0.25 (batches of 70: the noise is shared by more
+rows) 0.48 (26.4) after 40 epochs, 0.59 (40.3) after 80; without noise 0.91."""
+
+
+def image_shape(pixels: int) -> tuple[int, int]:
+    """The zoo's image shape with this many pixels (a variant's ``train`` sees flat rows only)."""
+    shapes = {h * w: (h, w) for h, w in (ATT_SHAPE, OLIVETTI_SHAPE, DIGITS_SHAPE)}
+    if pixels not in shapes:
+        raise ValueError(f"no zoo image has {pixels} pixels")
+    return shapes[pixels]
+
+
+@dataclass(frozen=True)
+class SplitVariant(Variant):
+    """A defence of the split network: named after its device model, not ``faces-split``."""
+
+    @property
+    def name(self) -> str:
+        return f"faces-split-device-{self.suffix}"
+
+    @property
+    def base_model(self) -> str:
+        return "faces-split-device"
+
+
+def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mapping[str, Any]) -> Outcome:
+    """The split network's convolutions and dense layers, trained end to end with DP-SGD."""
+    import warnings
+
+    import torch
+    from opacus import PrivacyEngine
+    from torch import nn
+
+    from app.zoo.defended import fitting
+    from app.zoo.split_train import _conv, conv_plan
+
+    torch.manual_seed(seed)
+    inputs, targets = fitting.tensors(X, y)
+    shape = image_shape(inputs.shape[1])
+    images = inputs.reshape(len(inputs), 1, *shape)
+    filters = list(params["filters"])
+    plan = conv_plan(shape, len(filters))
+    convs = [
+        nn.Conv2d(c_in, c_out, (kh, kw), stride=stride)
+        for c_in, c_out, (kh, kw, stride) in zip([1, *filters[:-1]], filters, plan, strict=True)
+    ]
+    hidden = nn.Linear(filters[-1], params["service_units"])
+    output = nn.Linear(params["service_units"], n_classes)
+    net = nn.Sequential(*(m for conv in convs for m in (conv, nn.ReLU())), nn.Flatten(), hidden, nn.ReLU(), output)
+    batch = expected_batch(len(images), params["sample_rate"])
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(images, targets),
+        batch_size=batch,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    # Opacus warns that secure_mode is off (a seeded generator is the point here) and that
+    # RDP's best order is the smallest at large epsilon.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = PrivacyEngine(accountant=params["accountant"])
+        private, optimiser, loader = engine.make_private(
+            module=net,
+            optimizer=torch.optim.Adam(net.parameters(), lr=params["lr"]),
+            data_loader=loader,
+            noise_multiplier=params["noise_multiplier"],
+            max_grad_norm=params["max_grad_norm"],
+            poisson_sampling=params["poisson_sampling"],
+            noise_generator=torch.Generator().manual_seed(seed + 1),
+        )
+        taken = 0
+        for _ in range(params["epochs"]):
+            for xb, yb in loader:
+                optimiser.zero_grad()
+                nn.functional.cross_entropy(private(xb), yb).backward()
+                optimiser.step()
+                taken += 1
+        epsilon = float(engine.get_epsilon(params["delta"]))
+    shapes = [(1, *shape)]
+    for conv, (kh, kw, stride) in zip(convs, plan, strict=True):
+        _, h, w = shapes[-1]
+        shapes.append((conv.out_channels, (h - kh) // stride + 1, (w - kw) // stride + 1))
+    layers = [_conv(conv, s, stride) for conv, s, (_, _, stride) in zip(convs, shapes[:-1], plan, strict=True)]
+    return Outcome(
+        [*layers, fitting.layer(hidden, "relu"), fitting.layer(output, "softmax")],
+        {"epochs": params["epochs"], "steps": taken},
+        facts={
+            "epsilon": epsilon,
+            "delta": params["delta"],
+            "noise_multiplier": params["noise_multiplier"],
+            "max_grad_norm": params["max_grad_norm"],
+            "epochs": params["epochs"],
+            "batch_size": batch,
+            "sample_rate": 1 / len(loader),
+            "steps": taken,
+            "accountant": params["accountant"],
+            "split_at": len(filters),
+        },
+    )
+
+
+VARIANTS = (
+    SplitVariant(
+        "split",
+        f"dp-nm{NOISE_MULTIPLIER:g}",
+        "dp-sgd",
+        f"DP-SGD (Opacus) of the split network: noise multiplier {NOISE_MULTIPLIER:g}, per-sample clipping at "
+        f"{PARAMS['max_grad_norm']:g} through the convolutions, sample rate {PARAMS['sample_rate']:g}, "
+        f"{PARAMS['epochs']} epochs, Adam",
+        PARAMS,
+        train,
+    ),
+)
