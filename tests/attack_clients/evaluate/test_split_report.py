@@ -52,6 +52,13 @@ def test_rows_by_model_then_b_with_success_ssim_and_the_users_accuracy(tmp_path:
     assert "figures/split-network.png" in markdown(blocks, tmp_path)
 
 
+def test_without_a_face_recogniser_the_success_column_is_blank(tmp_path: Path) -> None:
+    digits = split_cell("split-decoder", "faces-split", 0, 0.95, 0, 0.5)
+    digits["raw"]["success"] = {"judge": None, "top1": None, "hits": None, "n": 36, "chance": None}
+    (table,) = [b for b in split_section(summary_of(tmp_path, [digits]), tmp_path) if isinstance(b, Table)]
+    assert table.rows[0][:5] == ("faces-split", "0", "0.950", "-", "0.500")
+
+
 def test_no_section_without_a_finished_split_cell(tmp_path: Path) -> None:
     failed = {**split_cell("split-decoder", "faces-split", 0, 0.9, 4, 0.4), "status": "failed"}
     assert split_section(summary_of(tmp_path, [failed]), tmp_path) == []
