@@ -32,6 +32,7 @@ from attack_clients.evaluate.sweep import (
     DEFENDED_TREES,
     FACE_MODELS,
     FALLBACK_TREE,
+    SPLIT_ATTACKS,
     SPLIT_MODELS,
     TREE_MODELS,
     UNDEFENDED_ONLY,
@@ -135,7 +136,8 @@ def _summary(
         (a.name, m)
         for a in ATTACKS.values()
         for m in models[a.family]
-        if a.name not in UNDEFENDED_ONLY and any(r["attack"] == a.name and r["model"] == m for r in rows)
+        if a.name not in (*UNDEFENDED_ONLY, *SPLIT_ATTACKS)  # no output defence: rounding does not apply
+        and any(r["attack"] == a.name and r["model"] == m for r in rows)
     ]
     answers = rounding_answers(rows, pairs)
     by_cell = index(rows)
