@@ -15,6 +15,7 @@ way, so the DP MLP has ``DP_MLP_HIDDEN`` hidden units (3.1M weights, ~1 s per ep
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,12 +52,84 @@ def steps(rows: int, params: Mapping[str, Any]) -> int:
     return params["epochs"] * -(-rows // expected_batch(rows, params["sample_rate"]))
 
 
-def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mapping[str, Any]) -> Outcome:
-    """Softmax regression (no ``hidden``) or one sigmoid hidden layer, trained with DP-SGD."""
+@dataclass(frozen=True)
+class PrivateRun:
+    """What a DP-SGD run spent: its steps, its epsilon, and the batching the accountant saw."""
+
+    steps: int
+    epsilon: float
+    batch_size: int
+    sample_rate: float
+
+    def facts(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The run's privacy facts, as every DP model's metadata carries them."""
+        return {
+            "epsilon": self.epsilon,
+            "delta": params["delta"],
+            "noise_multiplier": params["noise_multiplier"],
+            "max_grad_norm": params["max_grad_norm"],
+            "epochs": params["epochs"],
+            "batch_size": self.batch_size,
+            "sample_rate": self.sample_rate,
+            "steps": self.steps,
+            "accountant": params["accountant"],
+        }
+
+
+def fit_privately(
+    net: Any, inputs: Any, targets: Any, optimizer: Any, params: Mapping[str, Any], seed: int, ghost: bool
+) -> PrivateRun:
+    """Train ``net`` (torch) with Opacus's DP-SGD on Poisson batches; ``ghost`` clipping for dense stacks.
+
+    Ghost clipping never materialises per-sample gradients but needs Opacus's loss
+    wrapper; the default hooks clip through any layer (convolutions included).
+    """
     import warnings
 
     import torch
     from opacus import PrivacyEngine
+    from torch import nn
+
+    batch = expected_batch(len(inputs), params["sample_rate"])
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(inputs, targets),
+        batch_size=batch,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    # Opacus warns that secure_mode is off (a seeded generator is the point here), that its
+    # backward hooks fire on outputs, and that RDP's best order is the smallest at large epsilon.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        engine = PrivacyEngine(accountant=params["accountant"])
+        made = engine.make_private(
+            module=net,
+            optimizer=optimizer,
+            data_loader=loader,
+            criterion=nn.CrossEntropyLoss(),
+            noise_multiplier=params["noise_multiplier"],
+            max_grad_norm=params["max_grad_norm"],
+            grad_sample_mode="ghost" if ghost else "hooks",
+            poisson_sampling=params["poisson_sampling"],
+            noise_generator=torch.Generator().manual_seed(seed + 1),
+        )
+        if ghost:
+            private, optimiser, criterion, loader = made
+        else:
+            (private, optimiser, loader), criterion = made, nn.functional.cross_entropy
+        taken = 0
+        for _ in range(params["epochs"]):
+            for xb, yb in loader:
+                optimiser.zero_grad()
+                criterion(private(xb), yb).backward()
+                optimiser.step()
+                taken += 1
+        epsilon = float(engine.get_epsilon(params["delta"]))
+    return PrivateRun(taken, epsilon, batch, 1 / len(loader))
+
+
+def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mapping[str, Any]) -> Outcome:
+    """Softmax regression (no ``hidden``) or one sigmoid hidden layer, trained with DP-SGD."""
+    import torch
     from torch import nn
 
     from app.zoo.defended import fitting
@@ -71,50 +144,12 @@ def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mappi
         linears = [nn.Linear(inputs.shape[1], n_classes)]
         net = nn.Sequential(linears[0])
         activations = ["softmax"]
-    batch = expected_batch(len(inputs), params["sample_rate"])
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(inputs, targets),
-        batch_size=batch,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    # Opacus warns that secure_mode is off (a seeded generator is the point here), that its
-    # backward hooks fire on outputs, and that RDP's best order is the smallest at large epsilon.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        engine = PrivacyEngine(accountant=params["accountant"])
-        private, optimiser, criterion, loader = engine.make_private(
-            module=net,
-            optimizer=torch.optim.SGD(net.parameters(), lr=params["lr"]),
-            data_loader=loader,
-            criterion=nn.CrossEntropyLoss(),
-            noise_multiplier=params["noise_multiplier"],
-            max_grad_norm=params["max_grad_norm"],
-            grad_sample_mode="ghost",
-            poisson_sampling=params["poisson_sampling"],
-            noise_generator=torch.Generator().manual_seed(seed + 1),
-        )
-        taken = 0
-        for _ in range(params["epochs"]):
-            for xb, yb in loader:
-                optimiser.zero_grad()
-                criterion(private(xb), yb).backward()
-                optimiser.step()
-                taken += 1
-        epsilon = float(engine.get_epsilon(params["delta"]))
+    optimizer = torch.optim.SGD(net.parameters(), lr=params["lr"])
+    run = fit_privately(net, inputs, targets, optimizer, params, seed, ghost=True)
     return Outcome(
         [fitting.layer(linear, activation) for linear, activation in zip(linears, activations, strict=True)],
-        {"epochs": params["epochs"], "steps": taken},
-        facts={
-            "epsilon": epsilon,
-            "delta": params["delta"],
-            "noise_multiplier": params["noise_multiplier"],
-            "max_grad_norm": params["max_grad_norm"],
-            "epochs": params["epochs"],
-            "batch_size": batch,
-            "sample_rate": 1 / len(loader),
-            "steps": taken,
-            "accountant": params["accountant"],
-        },
+        {"epochs": params["epochs"], "steps": run.steps},
+        facts=run.facts(params),
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from app.zoo.data import ATT_SHAPE, OLIVETTI_SHAPE
 from app.zoo.defended.base import Outcome, Variant
-from app.zoo.defended.dp_sgd import DELTA, expected_batch
+from app.zoo.defended.dp_sgd import DELTA, fit_privately
 
 DIGITS_SHAPE = (8, 8)
 NOISE_MULTIPLIER = 1.0
@@ -65,10 +65,7 @@ class SplitVariant(Variant):
 
 def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mapping[str, Any]) -> Outcome:
     """The split network's convolutions and dense layers, trained end to end with DP-SGD."""
-    import warnings
-
     import torch
-    from opacus import PrivacyEngine
     from torch import nn
 
     from app.zoo.defended import fitting
@@ -87,34 +84,8 @@ def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mappi
     hidden = nn.Linear(filters[-1], params["service_units"])
     output = nn.Linear(params["service_units"], n_classes)
     net = nn.Sequential(*(m for conv in convs for m in (conv, nn.ReLU())), nn.Flatten(), hidden, nn.ReLU(), output)
-    batch = expected_batch(len(images), params["sample_rate"])
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(images, targets),
-        batch_size=batch,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    # Opacus warns that secure_mode is off (a seeded generator is the point here) and that
-    # RDP's best order is the smallest at large epsilon.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        engine = PrivacyEngine(accountant=params["accountant"])
-        private, optimiser, loader = engine.make_private(
-            module=net,
-            optimizer=torch.optim.Adam(net.parameters(), lr=params["lr"]),
-            data_loader=loader,
-            noise_multiplier=params["noise_multiplier"],
-            max_grad_norm=params["max_grad_norm"],
-            poisson_sampling=params["poisson_sampling"],
-            noise_generator=torch.Generator().manual_seed(seed + 1),
-        )
-        taken = 0
-        for _ in range(params["epochs"]):
-            for xb, yb in loader:
-                optimiser.zero_grad()
-                nn.functional.cross_entropy(private(xb), yb).backward()
-                optimiser.step()
-                taken += 1
-        epsilon = float(engine.get_epsilon(params["delta"]))
+    optimizer = torch.optim.Adam(net.parameters(), lr=params["lr"])
+    run = fit_privately(net, images, targets, optimizer, params, seed, ghost=False)
     shapes = [(1, *shape)]
     for conv, (kh, kw, stride) in zip(convs, plan, strict=True):
         _, h, w = shapes[-1]
@@ -122,19 +93,8 @@ def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mappi
     layers = [_conv(conv, s, stride) for conv, s, (_, _, stride) in zip(convs, shapes[:-1], plan, strict=True)]
     return Outcome(
         [*layers, fitting.layer(hidden, "relu"), fitting.layer(output, "softmax")],
-        {"epochs": params["epochs"], "steps": taken},
-        facts={
-            "epsilon": epsilon,
-            "delta": params["delta"],
-            "noise_multiplier": params["noise_multiplier"],
-            "max_grad_norm": params["max_grad_norm"],
-            "epochs": params["epochs"],
-            "batch_size": batch,
-            "sample_rate": 1 / len(loader),
-            "steps": taken,
-            "accountant": params["accountant"],
-            "split_at": len(filters),
-        },
+        {"epochs": params["epochs"], "steps": run.steps},
+        facts={**run.facts(params), "split_at": len(filters)},
     )
 
 
