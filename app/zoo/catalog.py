@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -134,68 +135,104 @@ def train_builtin(spec: BuiltinSpec, data_dir: Path | None) -> ServedModel:
             sensitive=survey.sensitive,
             description=DESCRIPTIONS[spec.dataset],
         )
-    images = {
+    return _train_image_model(spec, load_images(spec.dataset, data_dir))
+
+
+def load_images(dataset: str, data_dir: Path | None) -> data.ImageSet:
+    """The zoo's images of ``dataset`` (``att``, ``olivetti`` or the ``digits`` fallback)."""
+    return {
         "att": lambda: data.load_att_faces(data_dir),
         "olivetti": lambda: data.load_olivetti_faces(data_dir),
         "digits": data.load_digits_images,
-    }[spec.dataset]()
-    return _train_image_model(spec, images)
+    }[dataset]()
 
 
-def _train_image_model(spec: BuiltinSpec, images: data.ImageSet) -> ImageModel:
+def fit_image_model(
+    name: str,
+    dataset: str,
+    images: data.ImageSet,
+    train: Callable[[np.ndarray, np.ndarray, int, int], Any],
+    description: str,
+    params: Mapping[str, Any],
+    **model_fields: Any,
+) -> tuple[ImageModel, Any]:
+    """Train on the zoo's per-class split with every core, measure on the held-out rows.
+
+    ``train(X, y, n_classes, seed)`` returns the served ``layers`` and its ``iterations``;
+    the model's metadata carries the data, the split, both accuracies, ``params`` and the
+    training time. Returns the model and what ``train`` returned.
+    """
     # OpenMP threads that spin while waiting made L-BFGS 5x slower on a busy
     # two-core machine; sleeping waiters cost nothing measurable when it is idle.
     # (Read when torch loads, so it only applies if torch is not imported yet.)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
-    from app.zoo import face_train, split_train
-
-    train, held = per_class_split(images.labels, FACE_TRAIN_FRACTION, SEED)
+    train_rows, held = per_class_split(images.labels, FACE_TRAIN_FRACTION, SEED)
     X, y = images.pixels, images.labels
     threads = torch.get_num_threads()
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
+        trained = train(X[train_rows], y[train_rows], len(images.classes), SEED)
+    finally:
+        torch.set_num_threads(threads)
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    model = ImageModel(
+        name=name,
+        kind="image",
+        classes=list(images.classes),
+        fields=pixel_fields(X.shape[1]),
+        objective=Field(
+            "identity" if dataset != "digits" else "digit", "categorical", categories=tuple(images.classes)
+        ),
+        description=description,
+        layers=trained.layers,
+        image_shape=images.image_shape,
+        heldout_X=X[held],
+        heldout_y=y[held],
+        **model_fields,
+    )
+    model.metadata = {
+        "dataset": images.name,
+        "file": images.file,
+        "image_shape": list(images.image_shape),
+        "training_rows": train_rows.tolist(),
+        "heldout_rows": held.tolist(),
+        "training_accuracy": _accuracy(model, X[train_rows], y[train_rows]),
+        "heldout_accuracy": _accuracy(model, X[held], y[held]),
+        "params": dict(params),
+        "iterations": trained.iterations,
+        "training_seconds": round(seconds, 3),
+        "training_cpu_seconds": round(cpu_seconds, 3),
+    }
+    return model, trained
+
+
+def _train_image_model(spec: BuiltinSpec, images: data.ImageSet) -> ImageModel:
+    params = training_params(spec)
+
+    def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> Any:
+        from app.zoo import face_train, split_train  # torch, after fit_image_model's OpenMP setting
+
         train_function = {
             "softmax": face_train.train_softmax,
             "mlp": face_train.train_mlp,
             "dae": face_train.train_dae,
             "split": partial(split_train.train_split, image_shape=images.image_shape),
         }[spec.architecture]
-        trained = train_function(X[train], y[train], len(images.classes), SEED, training_params(spec))
-    finally:
-        torch.set_num_threads(threads)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    model = ImageModel(
-        name=spec.name,
-        kind="image",
-        classes=list(images.classes),
-        fields=pixel_fields(X.shape[1]),
-        objective=Field(
-            "identity" if spec.dataset != "digits" else "digit", "categorical", categories=tuple(images.classes)
-        ),
-        description=f"{DESCRIPTIONS[spec.architecture]} ({images.name})",
-        layers=trained.layers,
-        decoder=trained.decoder,
-        image_shape=images.image_shape,
-        heldout_X=X[held],
-        heldout_y=y[held],
+        return train_function(X, y, n_classes, seed, params)
+
+    model, trained = fit_image_model(
+        spec.name,
+        spec.dataset,
+        images,
+        train,
+        f"{DESCRIPTIONS[spec.architecture]} ({images.name})",
+        params,
         split_at=len(IMAGE_PARAMS["split"]["filters"]) if spec.architecture == "split" else None,
     )
-    model.metadata = {
-        "dataset": images.name,
-        "file": images.file,
-        "image_shape": list(images.image_shape),
-        "training_rows": train.tolist(),
-        "heldout_rows": held.tolist(),
-        "training_accuracy": _accuracy(model, X[train], y[train]),
-        "heldout_accuracy": _accuracy(model, X[held], y[held]),
-        "params": training_params(spec),
-        "iterations": trained.iterations,
-        "training_seconds": round(seconds, 3),
-        "training_cpu_seconds": round(cpu_seconds, 3),
-    }
+    model.decoder = trained.decoder
     if model.split_at is not None:
         model.metadata["split"] = {"service_model": split_network.service_name(spec.name),
                                    "features": model.feature_width, "split_at": model.split_at}
