@@ -33,8 +33,17 @@ DEFENDED_FACES = (
     "faces-mlp-mid",
 )
 """The zoo's face models trained with a defence (app/zoo/defended: DP-SGD, weight decay, dropout,
-negative label smoothing, MID); every face attack runs on each, under ``DEFENDED_FACE_OUTPUTS`` only."""
+negative label smoothing, MID); each is attacked as its base zoo model is, under ``DEFENDED_FACE_OUTPUTS`` only."""
 DEFENDED_FACE_OUTPUTS = ("none", "round-0.01", "round-0.05")
+
+
+def defended_base(model: str) -> str:
+    """The zoo face model a training-defended one was trained as (``faces-mlp-wd`` -> ``faces-mlp``).
+
+    A defended model is attacked by the attacks its base is attacked by: its cells are read
+    against the base's undefended cell, which no other attack has.
+    """
+    return max((m for m in FACE_MODELS if model.startswith(f"{m}-")), key=len)
 OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "tree-map-train", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
@@ -90,7 +99,7 @@ class Profile:
     attacks it names (the others attack every model in ``face_models``);
     ``opt_in`` the attacks of ``OPT_IN`` it runs; ``tree_defenses`` the trees' training
     defences it attacks beside each tree; ``defended_faces`` the training-defended face
-    models every face attack targets, under ``DEFENDED_FACE_OUTPUTS``.
+    models, each attacked as its base zoo model is, under ``DEFENDED_FACE_OUTPUTS``.
     """
 
     name: str
@@ -124,10 +133,9 @@ class Profile:
             return False
         if (attack.name in SPLIT_ATTACKS) != (model in SPLIT_MODELS):
             return False
-        if model in self.defended_faces:  # every attack this profile runs on the zoo's own face models
-            return attack.family == "face" and not set(FACE_MODELS).isdisjoint(
-                self.attack_models.get(attack.name, self.face_models)
-            )
+        if model in self.defended_faces:
+            model = defended_base(model)
+            return attack.family == "face" and model in self.attack_models.get(attack.name, self.face_models)
         return attack.family == "tree" or model in self.attack_models.get(attack.name, self.face_models)
 
 
