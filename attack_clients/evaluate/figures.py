@@ -185,17 +185,28 @@ def stretched(image: np.ndarray) -> np.ndarray:
     return (grey - low) / (high - low) if high > low else np.zeros_like(grey)
 
 
+def _defences(rows: Rows, attack: str, model: str) -> list[str]:
+    """The output defences the pair has a cell for, in the sweep's order."""
+    present = {r["defence"] for r in rows if r["attack"] == attack and r["model"] == model}
+    return [d.name for d in DEFENSES if d.name in present]
+
+
 def face_grid(
-    store: ResultStore, attack: str, model: str, references: Mapping[int, np.ndarray], path: Path
+    store: ResultStore,
+    attack: str,
+    model: str,
+    defences: Sequence[str],
+    references: Mapping[int, np.ndarray],
+    path: Path,
 ) -> Path | None:
-    """Reconstructions of the first identities, one row per defence (real faces on top when known);
-    None when no cell of the pair left a reconstruction."""
+    """Reconstructions of the first identities, one row per defence in ``defences`` (the pair's cells;
+    real faces on top when known); None when none of those cells left a reconstruction."""
     rows: list[tuple[str, dict[int, np.ndarray]]] = []
-    for defense in DEFENSES:
-        folder = store.files(f"{attack}.{model}.{defense.name}")
+    for defense in defences:
+        folder = store.files(f"{attack}.{model}.{defense}")
         found = sorted(folder.glob("recon-*.png")) if folder.is_dir() else []
         images = {_label(p.name): stretched(plt.imread(p)) for p in found}
-        rows.append((defense.name, images))
+        rows.append((defense, images))
     labels = sorted({label for _, images in rows for label in images})[:MAX_COLUMNS]
     if not labels:
         return None
@@ -247,7 +258,14 @@ def draw_all(rows: Rows, store: ResultStore, folder: Path, model_info: ModelInfo
         if ATTACKS[attack].family != "face":
             continue
         for model in _models(rows, attack):
-            grid = face_grid(store, attack, model, real_faces(store, model), folder / f"faces-{attack}-{model}.png")
+            grid = face_grid(
+                store,
+                attack,
+                model,
+                _defences(rows, attack, model),
+                real_faces(store, model),
+                folder / f"faces-{attack}-{model}.png",
+            )
             if grid is not None:
                 paths.append(grid)
     return paths
