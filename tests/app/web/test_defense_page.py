@@ -26,7 +26,9 @@ def test_page_is_served_outside_the_api_document(client) -> None:
     assert page.status_code == 200
     assert page.mimetype == "text/html"
     assert b'id="spec"' in page.data
-    assert client.get("/ui/static/defense.js").status_code == 200
+    for script in ("api.js", "defense.js", "attack.js"):  # ES modules: the browser needs a JavaScript type
+        served = client.get(f"/ui/static/{script}")
+        assert served.status_code == 200 and served.mimetype in ("text/javascript", "application/javascript")
     assert not [path for path in client.get("/openapi.json").get_json()["paths"] if path.startswith("/ui")]
 
 
