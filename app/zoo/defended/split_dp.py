@@ -66,35 +66,19 @@ class SplitVariant(Variant):
 def train(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int, params: Mapping[str, Any]) -> Outcome:
     """The split network's convolutions and dense layers, trained end to end with DP-SGD."""
     import torch
-    from torch import nn
 
     from app.zoo.defended import fitting
-    from app.zoo.split_train import _conv, conv_plan
+    from app.zoo.split_train import SplitNetwork
 
     torch.manual_seed(seed)
     inputs, targets = fitting.tensors(X, y)
-    shape = image_shape(inputs.shape[1])
-    images = inputs.reshape(len(inputs), 1, *shape)
-    filters = list(params["filters"])
-    plan = conv_plan(shape, len(filters))
-    convs = [
-        nn.Conv2d(c_in, c_out, (kh, kw), stride=stride)
-        for c_in, c_out, (kh, kw, stride) in zip([1, *filters[:-1]], filters, plan, strict=True)
-    ]
-    hidden = nn.Linear(filters[-1], params["service_units"])
-    output = nn.Linear(params["service_units"], n_classes)
-    net = nn.Sequential(*(m for conv in convs for m in (conv, nn.ReLU())), nn.Flatten(), hidden, nn.ReLU(), output)
-    optimizer = torch.optim.Adam(net.parameters(), lr=params["lr"])
-    run = fit_privately(net, images, targets, optimizer, params, seed, ghost=False)
-    shapes = [(1, *shape)]
-    for conv, (kh, kw, stride) in zip(convs, plan, strict=True):
-        _, h, w = shapes[-1]
-        shapes.append((conv.out_channels, (h - kh) // stride + 1, (w - kw) // stride + 1))
-    layers = [_conv(conv, s, stride) for conv, s, (_, _, stride) in zip(convs, shapes[:-1], plan, strict=True)]
+    network = SplitNetwork.build(image_shape(inputs.shape[1]), params["filters"], params["service_units"], n_classes)
+    optimizer = torch.optim.Adam(network.net.parameters(), lr=params["lr"])
+    run = fit_privately(network.net, network.images(inputs), targets, optimizer, params, seed, ghost=False)
     return Outcome(
-        [*layers, fitting.layer(hidden, "relu"), fitting.layer(output, "softmax")],
+        network.layers(),
         {"epochs": params["epochs"], "steps": run.steps},
-        facts={**run.facts(params), "split_at": len(filters)},
+        facts={**run.facts(params), "split_at": len(params["filters"])},
     )
 
 
