@@ -9,6 +9,7 @@ the trainer, ``python -m app``) sees the same: ``ready`` once its file exists,
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import logging
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 QUEUED, TRAINING, READY, FAILED = "queued", "training", "ready", "failed"
 TRAINER_LOCK = ".defenses.lock"
 SHARED_CODE = ("base.py", "fitting.py", "training.py")
-ZOO_CODE = ("data.py", "splits.py")
+ZOO = Path(__file__).parent.parent
 
 
 @dataclass(frozen=True)
@@ -82,22 +83,51 @@ def dataset_of(data_dir: Path | None, face_source: str) -> str:
     return face_source if data_dir is not None else "digits"
 
 
+def _zoo_module(module: str) -> Path | None:
+    """The file of ``app.zoo...`` module ``module`` (None for a package or another module)."""
+    parts = module.split(".")
+    if parts[:2] != ["app", "zoo"]:
+        return None
+    path = ZOO.joinpath(*parts[2:])
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else None
+
+
+def _zoo_imports(path: Path) -> set[Path]:
+    """The zoo's files that ``path`` imports, at module level or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            candidates = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            found.update(p for p in map(_zoo_module, candidates) if p is not None)
+    return found
+
+
+def training_code(variant: Variant) -> list[Path]:
+    """Every zoo file the variant's training runs: its module, the shared trainers and what they import."""
+    here = Path(__file__).parent
+    module = Path(sys.modules[variant.train.__module__].__file__ or "")
+    pending, seen = [module, *(here / name for name in SHARED_CODE)], set()
+    while pending:
+        path = pending.pop()
+        if path not in seen:
+            seen.add(path)
+            pending.extend(_zoo_imports(path) - seen)
+    return sorted(seen)
+
+
 def cache_key(variant: Variant, dataset: str, data_dir: Path | None) -> str:
     """A hash of the data, the hyper-parameters, the split and the code that trains it.
 
-    Only the code that trains a defended model keys it (its module, this package's
-    shared modules, the loaders and the split), so edits elsewhere in the zoo do
-    not retrain fifteen minutes of defended models.
+    Only the code that trains a defended model keys it (``training_code``), so edits
+    elsewhere in the service do not retrain the defended models.
     """
-    here = Path(__file__).parent
-    module = Path(sys.modules[variant.train.__module__].__file__ or "")
     base = catalog.BuiltinSpec(variant.base_model, dataset, variant.architecture)
     identity = {
         "model": [variant.name, dataset],
         "params": dict(variant.params),
         "split": [catalog.SEED, catalog.FACE_TRAIN_FRACTION],
         "data": [digest(path) for path in catalog.data_files(base, data_dir)],
-        "code": [digest(p) for p in (module, *(here / n for n in SHARED_CODE), *(here.parent / n for n in ZOO_CODE))],
+        "code": [digest(path) for path in training_code(variant)],
         "format": FORMAT_VERSION,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
