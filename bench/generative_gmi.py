@@ -1,9 +1,10 @@
 """White-box GMI over HTTP on every face model, all identities, with the full GAN prior of each fold.
 
 Trains (or reads from ``instance/priors/``) the prior of each identity fold,
-reports how long training took and the share of 100 samples in which the face
-recogniser's detector finds a face, writes a grid of samples per fold, then
-starts gunicorn (the repository's config, 2 workers), creates a user and runs
+reports how long training took (and the load average at its end: the cores are
+shared) and the share of 200 samples in which the face recogniser's detector
+finds a face, writes a grid of samples per fold, then starts gunicorn (the
+repository's config, 2 workers), creates a user and runs
 ``python -m attack_clients generative`` (white-box: the download through BigML,
 no prediction query) on each model, all identities, judged by the panel
 (success = the face recogniser's top-1; chance 0.025 on 40 people).
@@ -55,6 +56,7 @@ def priors(shape: tuple[int, int], size: str, out: Path) -> list[dict]:
                 "victims": fold.victims.tolist(),
                 "training_seconds": prior.description.get("training_seconds"),
                 "seconds_now": time.perf_counter() - started,
+                "training_load_average": prior.description.get("training_load_average"),
                 "face_share": prior.description.get("face_share"),
                 "samples_png": str(out / f"prior-fold{fold.index}.png"),
             }

@@ -13,7 +13,7 @@ import numpy as np
 
 from attack_clients.generative.prior import FacePrior
 
-SAMPLES = 100
+SAMPLES = 200
 BAR = 0.8
 
 

@@ -10,7 +10,8 @@ once and caches the result under ``instance/priors/`` (``MLAAS_PRIOR_CACHE``
 moves it), keyed by the auxiliary photos, the settings and the source of the
 code that trains it, so an edit to the training retrains. A trained prior's
 ``description`` records whom it learnt from, how long it took and the share of
-its samples in which the face detector finds a face (``face_share``).
+its samples in which the face detector finds a face (``face_share``), with the
+load average at the end of training (the cores are shared).
 
 Kinds: ``"vae"`` (``vae.py``, the default: a VAE whose samples look like
 faces after minutes of CPU), ``"gan"`` (``gan.py``: a DCGAN with DiffAugment,
@@ -138,7 +139,12 @@ def prior_for(
         return module.from_state(saved, tuple(image_shape))
     started = time.perf_counter()
     prior = module.train_prior(images, tuple(image_shape), size, seed, progress)
-    prior.description = {**trained_on, **prior.description, "training_seconds": time.perf_counter() - started}
+    prior.description = {
+        **trained_on,
+        **prior.description,
+        "training_seconds": time.perf_counter() - started,
+        "training_load_average": list(os.getloadavg()),
+    }
     prior.description["face_share"] = face_share(prior, data.source)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:

@@ -34,6 +34,8 @@ class VaeSettings:
     epochs: int
     copies: int
     """Jittered copies of each photo (``faces.decoder.augment``)."""
+    temperature: float = 0.7
+    """Scale of the fitted Gaussian that ``N(0, I)`` maps onto (truncation): its tails decode to blends of faces."""
     batch: int = 64
     lr: float = 1e-3
 
@@ -128,18 +130,22 @@ def from_state(state: dict[str, Any], image_shape: tuple[int, int]) -> VaePrior:
     return VaePrior(decoder, settings, state["description"])
 
 
-def fit_latent_distribution(decoder: Decoder, encoder: Encoder, photos: torch.Tensor) -> None:
-    """Make the decoder's ``N(0, I)`` input land where the photos' codes lie (a Gaussian fitted to them).
+def fit_latent_distribution(decoder: Decoder, encoder: Encoder, photos: torch.Tensor, temperature: float) -> None:
+    """Make the decoder's ``N(0, I)`` input land where the photos' codes lie (a Gaussian fitted to them,
+    its spread scaled by ``temperature``).
 
     With 200 photos the codes fill only part of the VAE's nominal ``N(0, I)``;
     decoded, the empty regions give blends that are not faces (the detector found
-    a face in 52% of such samples against this fit's figure in the README).
+    a face in 52% of such samples against this fit's figure in the README). The
+    fitted Gaussian's own tails still decode to ghosted overlays of two faces, so
+    its spread is narrowed (the truncation trick): ``u ~ N(0, I)`` stays the
+    searches' prior, so their Gaussian prior term is still its exact log-density.
     """
     with torch.no_grad():
         codes = encoder(photos)[0].double()
     covariance = torch.cov(codes.T) + 1e-4 * torch.eye(codes.shape[1], dtype=torch.float64)
     decoder.latent_mean.copy_(codes.mean(dim=0).float())
-    decoder.latent_scale.copy_(torch.linalg.cholesky(covariance).float())
+    decoder.latent_scale.copy_((temperature * torch.linalg.cholesky(covariance)).float())
 
 
 def train_prior(
@@ -173,9 +179,9 @@ def _train(
             optimiser.zero_grad()
             ((reconstruction + kl) / len(batch)).backward()
             optimiser.step()
-    fit_latent_distribution(decoder, encoder, X)
+    fit_latent_distribution(decoder, encoder, X, settings.temperature)
     description = {
-        "model": "VAE (MLP), latents drawn from a Gaussian fitted to the photos' codes",
+        "model": "VAE (MLP), latents drawn from a Gaussian fitted to the photos' codes, spread scaled by temperature",
         "settings": asdict(settings),
         "working_shape": list(decoder.working),
     }

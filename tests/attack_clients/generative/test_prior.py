@@ -90,3 +90,16 @@ def test_diff_augment_keeps_shape_passes_gradients_and_moves_pixels() -> None:
     assert (cutout(blank, generator=draw) == 0).sum(dim=(1, 2, 3)).min() > 0
     moved = translation(torch.arange(256.0).reshape(1, 1, 16, 16).expand(8, 1, 16, 16), generator=draw)
     assert not torch.equal(moved, torch.arange(256.0).reshape(1, 1, 16, 16).expand(8, 1, 16, 16))
+
+
+def test_vae_latents_are_the_photos_codes_gaussian_narrowed_by_the_temperature() -> None:
+    settings = vae.SETTINGS["reduced"]
+    torch.manual_seed(0)
+    decoder, encoder = vae.Decoder(settings, (8, 8)), vae.Encoder(settings, 64)
+    photos = torch.as_tensor(load_digits().images[:300], dtype=torch.float32)
+    vae.fit_latent_distribution(decoder, encoder, photos, temperature=0.5)
+    with torch.no_grad():
+        codes = encoder(photos)[0].double()
+    torch.testing.assert_close(decoder.latent_mean.double(), codes.mean(dim=0), atol=1e-5, rtol=0)
+    spread = (decoder.latent_scale @ decoder.latent_scale.T).double()
+    torch.testing.assert_close(spread, 0.25 * torch.cov(codes.T), atol=1e-4, rtol=1e-3)
