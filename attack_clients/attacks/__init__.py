@@ -7,6 +7,8 @@ entry, and one line below (see docs/contract.md, "Adding an attack").
 from __future__ import annotations
 
 from attack_clients.attacks import (
+    art_attribute,
+    art_mi_face,
     attriguard_eval,
     decoder,
     extract_invert,
@@ -26,6 +28,7 @@ ATTACKS: dict[str, Attack] = {
         mi_face.WHITE_BOX,
         mi_face.BLACK_BOX_PRIOR,
         mi_face.WHITE_BOX_PRIOR,
+        art_mi_face.ATTACK,
         extract_invert.ATTACK,
         decoder.ATTACK,
         split_decoder.ATTACK,
@@ -36,6 +39,8 @@ ATTACKS: dict[str, Attack] = {
         tree_map.ATTACK,
         tree_map.TRAINING_CONFUSION,
         tree_wbwc.ATTACK,
+        art_attribute.BLACK_BOX,
+        art_attribute.WHITE_BOX,
         attriguard_eval.ATTACK,
         *attriguard_eval.VARIANTS,
     )

@@ -143,14 +143,17 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             "As in the study: accuracy, and precision and recall of the sensitive 'yes', in percent, on targets "
             "from the training data, undefended. White-box is white-box-with-counts over the downloaded tree, "
             "black-box the MAP estimator; random guesses uniformly, baseline always answers the majority value, "
-            f"ideal learns x1 from the other features and the label on the training data. Study: {CITATION}; "
+            f"ideal learns x1 from the other features and the label on the training data; ART rows are IBM ART's "
+            "attacks (black-box: its attack model trained on the held-out rows; white-box: its decision-tree attack "
+            f"over the download). Study: {CITATION}; "
             f"{TABLE_NOTE}."
         ),
     ]
     for model in _base_trees(summary):
         wb, bb = by_cell.get(("tree-wbwc", model, "none")), by_cell.get(("tree-map", model, "none"))
         bb_train = by_cell.get(("tree-map-train", model, "none"))
-        reference = wb or bb
+        art = [(title, by_cell[(n, model, "none")]) for n, title in ART_TREE_ROWS if (n, model, "none") in by_cell]
+        reference = wb or bb or next((cell for _, cell in art), None)
         study = STUDY_TREE_TABLE.get(model)
         table = []
         for who in TREE_ROWS:
@@ -161,6 +164,8 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             if who == "black-box" and bb_train is not None:
                 ours = our_tree_row(bb_train, "attack")
                 table.append(("black-box, training-row confusion", *(_pct(v) for v in ours), "-", "-", "-"))
+            if who == "black-box":
+                table += [(title, *map(_pct, our_tree_row(cell, "attack")), "-", "-", "-") for title, cell in art]
         label = DATASETS.get(model, f"{model} (no counterpart in the study)")
         blocks.append(
             Table(
@@ -174,6 +179,7 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
             ("white-box", wb, "attack"),
             ("black-box", bb, "attack"),
             ("black-box, training-row confusion", bb_train, "attack"),
+            *((title, cell, "attack") for title, cell in art),
             ("baseline", reference, "baseline"),
             ("ideal", reference, "ideal"),
         ):
@@ -183,10 +189,13 @@ def tree_section(summary: Summary, rows: Sequence[Mapping[str, Any]]) -> list[Bl
     return blocks
 
 
+ART_TREE_ROWS = (("art-attr-wb", "ART white-box (decision tree)"), ("art-attr-bb", "ART black-box"))
+"""IBM ART's attribute-inference attacks, as rows beside the study's attacks."""
 TREE_ATTACKS = (
     ("tree-wbwc", "white-box"),
     ("tree-map", "MAP"),
     ("tree-map-train", "MAP, training confusion"),
+    *ART_TREE_ROWS,
 )
 
 

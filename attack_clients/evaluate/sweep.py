@@ -162,6 +162,7 @@ PROFILES: dict[str, Profile] = {
                 "decoder": {"epochs": 30, "augment": 2},
                 "split-decoder": {"epochs": 40, "augment": 0},
                 "gmi-wb": {"prior_size": "reduced", "steps": 100},
+                "art-mi-face": {"max_iter": 20},
             }
         ),
         tree_sample=400,
@@ -179,6 +180,9 @@ PROFILES: dict[str, Profile] = {
                 "mi-face-wb": {**PAPER_MI_FACE, "process_every": 50},
                 "mi-face-wb-prior": PAPER_MI_FACE,
                 "extract-invert": PAPER_MI_FACE,
+                # At threshold 1 ART descends every face for max_iter steps (it never stops on success):
+                # black-box MI-Face's 2000, not ART's 10000 (20000 requests of 720 rows a cell).
+                "art-mi-face": {"max_iter": 2000},
             }
         ),
         # The query-based face attacks sweep every defence on softmax regression (the model
@@ -187,7 +191,14 @@ PROFILES: dict[str, Profile] = {
         attack_models={
             **{
                 name: FACE_MODELS[:1]
-                for name in ("mi-face-bb", "mi-face-bb-mean", "mi-face-bb-prior", "extract-invert", "decoder")
+                for name in (
+                    "mi-face-bb",
+                    "mi-face-bb-mean",
+                    "mi-face-bb-prior",
+                    "art-mi-face",
+                    "extract-invert",
+                    "decoder",
+                )
             },
             "mi-face-wb-prior": FACE_MODELS[:2],
             **dict.fromkeys(SPLIT_SWEEP, SPLIT_MODELS[:1]),
@@ -209,6 +220,7 @@ PROFILES: dict[str, Profile] = {
                 "extract-invert": {"method": "surrogate", "surrogate_queries": 100, "rounds": 1, "iterations": 5},
                 "decoder": {"epochs": 1, "augment": 0},
                 "gmi-wb": {"prior_size": "reduced", "steps": 5, "starts": 1},
+                "art-mi-face": {"max_iter": 3},
             }
         ),
         tree_sample=25,

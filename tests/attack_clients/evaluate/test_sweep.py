@@ -57,7 +57,7 @@ def test_every_profile_runs_every_defense_for_every_attack_and_model(profile: st
     assert len({c.key for c in cells}) == len(cells)
 
 
-QUERY_FACE_ATTACKS = ("mi-face-bb", "mi-face-bb-mean", "extract-invert", "decoder")
+QUERY_FACE_ATTACKS = ("mi-face-bb", "mi-face-bb-mean", "art-mi-face", "extract-invert", "decoder")
 
 
 def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model() -> None:
@@ -66,11 +66,12 @@ def test_full_sweeps_query_attacks_on_softmax_and_white_box_on_every_face_model(
     for attack in QUERY_FACE_ATTACKS:
         assert {m for a, m in pairs if a == attack} == {"faces-softmax"}
     assert {m for a, m in pairs if a.startswith("tree-")} == set(TREE_MODELS)
+    assert {m for a, m in pairs if a.startswith("art-attr-")} == set(TREE_MODELS)
     assert {m for a, m in pairs if a == "mi-face-bb-prior"} == {"faces-softmax"}
     assert {m for a, m in pairs if a == "mi-face-wb-prior"} == {"faces-softmax", "faces-mlp"}
     for attack in ("gmi-wb", "gmi-bb", "gmi-label"):
         assert {m for a, m in pairs if a == attack} == set(FACE_MODELS)
-    pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 3 * 2 + 1 + 2 + 3 * len(FACE_MODELS)
+    pairs_per_defense = len(QUERY_FACE_ATTACKS) + 3 + 3 * 2 + 1 + 2 + 3 * len(FACE_MODELS) + 2 * len(TREE_MODELS)
     assert {m for a, m in pairs if a in SPLIT_ATTACKS} == set(SPLIT_MODELS)
     plain = [c for c in grid(PROFILES["full"], WITH_DATA) if c.attack.name not in (*UNDEFENDED_ONLY, *SPLIT_ATTACKS)]
     assert len(plain) == len(DEFENSES) * pairs_per_defense
