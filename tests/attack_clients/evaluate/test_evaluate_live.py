@@ -42,8 +42,8 @@ def test_every_output_is_written(evaluated) -> None:
     finished = summary["finished_cells"]
     assert len(summary["run"]["computed"]) == finished == len(summary["cells"]) >= len(SLICE)
     face_attacks = sum(PROFILES["tiny"].attacks(a, FACE_MODELS[0]) for a in ATTACKS.values() if a.family == "face")
-    trees = len(summary["models"]["tree"])  # MAP and WBWC under every defence, AttriGuard's β = 1 cell undefended
-    assert summary["grid_cells"] == len(DEFENSES) * (face_attacks + 2 * trees) + trees > finished
+    trees = len(summary["models"]["tree"])  # MAP, WBWC, ART's two under every defence; AttriGuard's β = 1 undefended
+    assert summary["grid_cells"] == len(DEFENSES) * (face_attacks + 4 * trees) + trees > finished
     with open(out / "results.csv") as handle:
         assert len(list(csv.DictReader(handle))) == finished
     assert len(list((out / "cells").glob("*.json"))) == finished
