@@ -35,15 +35,6 @@ DEFENDED_FACES = (
 """The zoo's face models trained with a defence (app/zoo/defended: DP-SGD, weight decay, dropout,
 negative label smoothing, MID); each is attacked as its base zoo model is, under ``DEFENDED_FACE_OUTPUTS`` only."""
 DEFENDED_FACE_OUTPUTS = ("none", "round-0.01", "round-0.05")
-
-
-def defended_base(model: str) -> str:
-    """The zoo face model a training-defended one was trained as (``faces-mlp-wd`` -> ``faces-mlp``).
-
-    A defended model is attacked by the attacks its base is attacked by: its cells are read
-    against the base's undefended cell, which no other attack has.
-    """
-    return max((m for m in FACE_MODELS if model.startswith(f"{m}-")), key=len)
 OPT_IN = ("mi-face-bb-prior", "mi-face-wb-prior", "tree-map-train", "gmi-bb", "gmi-label")
 """Registry attacks that only a profile naming them in its ``opt_in`` runs (variants still being studied)."""
 ATTRIGUARD_SWEEP = tuple(a.name for a in attriguard_eval.VARIANTS)
@@ -59,6 +50,15 @@ SPLIT_SWEEP = tuple(a.name for a in split_decoder.NOISED)
 SPLIT_ATTACKS = (split_decoder.ATTACK.name, *SPLIT_SWEEP)
 """Run without an output defence only: their attacker reads the features the devices sent, which no
 output defence touches (the device noise b is the attack entry's parameter, ``--device-noise``)."""
+
+
+def defended_base(model: str) -> str:
+    """The zoo face model a training-defended one was trained as (``faces-mlp-wd`` -> ``faces-mlp``).
+
+    A defended model is attacked by the attacks its base is attacked by: its cells are read
+    against the base's undefended cell, which no other attack has.
+    """
+    return max((m for m in FACE_MODELS if model.startswith(f"{m}-")), key=len)
 
 
 @dataclass(frozen=True)
