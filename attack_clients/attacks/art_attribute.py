@@ -32,7 +32,6 @@ import numpy as np
 from attack_clients.attacks import tree_targets
 from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResult, Command, Target, cli
 from attack_clients.attacks.tree_targets import Setup, TreeParams
-from attack_clients.clients import DownloadForbidden
 from attack_clients.clients.base import is_missing
 from attack_clients.trees.attacks import Inference, marginal
 from attack_clients.trees.metrics import positive_value
@@ -194,22 +193,6 @@ def run_black_box(target: Target, params: ArtAttrBbParams) -> AttackResult:
     return _score("art-attr-bb", target, setup, params, rows, inferences, prior, parameters)
 
 
-def _download(target: Target, setup: Setup) -> dict[str, Any]:
-    """The BigML model JSON (through the BigML dialect), its traffic added to the run's."""
-    downloader = setup.client if target.dialect == "bigml" else target.connect("bigml")
-    try:
-        model_json = downloader.download_model()
-    except DownloadForbidden as exc:
-        document = tree_targets.document(
-            "art-attr-wb", target, setup, {"error": f"download forbidden: {exc.message}"}, None
-        )
-        raise AttackNotApplicable(f"download forbidden (white-box impossible): {exc.message}", document) from None
-    if downloader is not setup.client:
-        for name, value in downloader.stats.as_dict().items():
-            setattr(setup.client.stats, name, getattr(setup.client.stats, name) + value)
-    return model_json
-
-
 def run_white_box(target: Target, params: ArtAttrWbParams) -> AttackResult:
     """ART's white-box decision-tree attack over the downloaded tree, on every target set."""
     art_adapters = _art()
@@ -219,7 +202,7 @@ def run_white_box(target: Target, params: ArtAttrWbParams) -> AttackResult:
 
     setup = tree_targets.setup(target, params)
     rows = _Rows(art_adapters, setup)
-    tree = BigMLTree(_download(target, setup))
+    tree = BigMLTree(tree_targets.download_tree("art-attr-wb", target, setup)[0])
     estimator = art_adapters.ArtBigMLTree(tree, rows.codec)
     try:
         prior = {c: tree.prior(setup.sensitive).get(c, 0.0) for c in rows.categories}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from attack_clients.attacks.base import AttackNotApplicable, AttackResult, Params, Target, cli
-from attack_clients.clients import ApiError, HttpClient
+from attack_clients.clients import ApiError, DownloadForbidden, HttpClient
 from attack_clients.trees.attacks import TIE_BREAK, Inference
 from attack_clients.trees.metrics import attribute_metrics, baseline_metrics, ideal_metrics, random_metrics
 from attack_clients.trees.records import TargetSet, builtin_targets, csv_targets
@@ -171,3 +171,21 @@ def result(
     return AttackResult(
         document(attack, target, setup, parameters, metrics), tables={"guesses.csv": guesses(setup, inferences)}
     )
+
+
+def download_tree(attack: str, target: Target, setup: Setup) -> tuple[dict[str, Any], str]:
+    """The BigML model JSON and where it came from, fetched through the BigML dialect.
+
+    The download's traffic joins the run's; a refused download makes a white-box
+    attack not applicable (with the run's document).
+    """
+    downloader = setup.client if target.dialect == "bigml" else target.connect("bigml")
+    try:
+        model_json = downloader.download_model()
+    except DownloadForbidden as exc:
+        failed = document(attack, target, setup, {"error": f"download forbidden: {exc.message}"}, None)
+        raise AttackNotApplicable(f"download forbidden (white-box impossible): {exc.message}", failed) from None
+    if downloader is not setup.client:
+        for name, value in downloader.stats.as_dict().items():
+            setattr(setup.client.stats, name, getattr(setup.client.stats, name) + value)
+    return model_json, f"GET /andromeda/{downloader.resource_id}"

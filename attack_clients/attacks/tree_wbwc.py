@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from attack_clients.attacks import tree_targets
-from attack_clients.attacks.base import Attack, AttackNotApplicable, AttackResult, Command, Target, cli
+from attack_clients.attacks.base import Attack, AttackResult, Command, Target, cli
 from attack_clients.attacks.tree_targets import TreeParams
-from attack_clients.clients import DownloadForbidden, HttpClient
 from attack_clients.trees.attacks import marginal, wbwc_attack
 from attack_clients.trees.metrics import positive_value
 from attack_clients.trees.model import BigMLTree
@@ -26,12 +25,6 @@ class TreeWbwcParams(TreeParams):
     model_json: Path | None = field(default=None, metadata=cli("an already downloaded BigML model JSON", parse=Path))
 
 
-def _absorb(client: HttpClient, other: HttpClient) -> None:
-    """Add a helper client's traffic (the download) to the run's accounting."""
-    for name, value in other.stats.as_dict().items():
-        setattr(client.stats, name, getattr(client.stats, name) + value)
-
-
 def run(target: Target, params: TreeWbwcParams) -> AttackResult:
     """White-box with counts from the BigML model JSON."""
     setup = tree_targets.setup(target, params)
@@ -39,17 +32,7 @@ def run(target: Target, params: TreeWbwcParams) -> AttackResult:
         model_json = json.loads(params.model_json.read_text())
         model_source = str(params.model_json)
     else:
-        downloader = setup.client if target.dialect == "bigml" else target.connect("bigml")
-        try:
-            model_json = downloader.download_model()
-        except DownloadForbidden as exc:
-            document = tree_targets.document(
-                "tree-wbwc", target, setup, {"error": f"download forbidden: {exc.message}"}, None
-            )
-            raise AttackNotApplicable(f"download forbidden (white-box impossible): {exc.message}", document) from None
-        if downloader is not setup.client:
-            _absorb(setup.client, downloader)
-        model_source = f"GET /andromeda/{downloader.resource_id}"
+        model_json, model_source = tree_targets.download_tree("tree-wbwc", target, setup)
     tree = BigMLTree(model_json)
     values = tree.categories(setup.sensitive) or setup.values()
     try:

@@ -29,6 +29,8 @@ LABEL = "steak"
 class TreeClient(LocalTreeOracle):
     """What ``connect`` returns, over a tree JSON: metadata, predictions, the download."""
 
+    resource_id = "model/local"
+
     def __init__(self, scenario: Scenario, downloadable: bool = True) -> None:
         super().__init__(BigMLTree(scenario.model_json))
         self.model_json = scenario.model_json
