@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 
 from attack_clients.attacks.attriguard_eval import ATTACKERS, NAMES
 from attack_clients.evaluate.document import Block, Figure, Heading, Paragraph, Table
+from attack_clients.evaluate.figures import saved
 from attack_clients.evaluate.store import ResultStore
 
 ATTACKER_TITLES = {"map": "MAP", "wbwc": "WBWC", "own": "own clf."}
@@ -67,12 +68,7 @@ def draw(documents: Mapping[str, list[Mapping[str, Any]]], split: str, path: Pat
         ax.set_ylabel(f"precision of 'yes' ({split})")
         ax.set_title(model, fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle("Tree attacks under AttriGuard (dotted: chance; a missing point: no 'yes' announced)", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return saved(fig, path, "Tree attacks under AttriGuard (dotted: chance; a missing point: no 'yes' announced)")
 
 
 def attriguard_section(summary: Mapping[str, Any], out: Path, split: str = "training") -> list[Block]:

@@ -33,6 +33,16 @@ def _models(rows: Rows, attack: str) -> list[str]:
     return list(dict.fromkeys(r["model"] for r in rows if r["attack"] == attack))
 
 
+def saved(fig: plt.Figure, path: Path, title: str, fontsize: int = 10, dpi: int = 90) -> Path:
+    """Title, lay out, write and close a figure: every report figure ends so."""
+    fig.suptitle(title, fontsize=fontsize)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
     columns = min(3, max(1, count))
     lines = max(1, int(np.ceil(count / columns)))
@@ -80,13 +90,9 @@ def success_vs_rounding(rows: Rows, path: Path) -> Path:
         ax.set_title(ATTACKS[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.suptitle(
-        "Attack success vs rounding (dotted: chance; hollow: not above chance; x: never said 'yes')", fontsize=10
+    return saved(
+        fig, path, "Attack success vs rounding (dotted: chance; hollow: not above chance; x: never said 'yes')"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def frontier(rows: Rows, path: Path) -> Path:
@@ -119,11 +125,7 @@ def frontier(rows: Rows, path: Path) -> Path:
         ax.set_title(ATTACKS[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
-    fig.suptitle("Privacy-utility frontier (step: least success at no more cost; named: frontier points)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return saved(fig, path, "Privacy-utility frontier (step: least success at no more cost; named: frontier points)")
 
 
 def accuracy_frontier(rows: Rows, model_info: ModelInfo, path: Path) -> Path:
@@ -163,15 +165,13 @@ def accuracy_frontier(rows: Rows, model_info: ModelInfo, path: Path) -> Path:
         ax.set_title(ATTACKS[attack].title, fontsize=9)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6)
-    fig.suptitle(
+    return saved(
+        fig,
+        path,
         "Privacy-utility frontier, training and output defences (square: training-defended model; "
         "filled: above chance; x: never said 'yes'; lines: Pareto front per model and its defended versions)",
         fontsize=9,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def _label(name: str) -> int:
@@ -223,11 +223,7 @@ def face_grid(
             if i == 0:
                 ax.set_title(str(label), fontsize=7)
         axes[i, 0].set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{ATTACKS[attack].title} on {model} (contrast stretched)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return saved(fig, path, f"{ATTACKS[attack].title} on {model} (contrast stretched)", fontsize=9, dpi=80)
 
 
 def real_faces(store: ResultStore, model: str) -> dict[int, np.ndarray]:

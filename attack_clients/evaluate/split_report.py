@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from attack_clients.evaluate.document import Block, Figure, Heading, Paragraph, Table
+from attack_clients.evaluate.figures import saved
 from attack_clients.evaluate.store import ResultStore
 from attack_clients.evaluate.sweep import SPLIT_ATTACKS
 
@@ -73,12 +74,7 @@ def draw(measured: Mapping[str, list[dict[str, Any]]], labels: Mapping[str, str]
         ssim.axhline(sum(faces) / len(faces), color="grey", linestyle="--", label="mean auxiliary face")
     top.set_ylabel("face recogniser top-1 (success)")
     ssim.set_ylabel("SSIM to the query photo")
-    fig.suptitle("Split network: reconstruction against the users' accuracy, per device noise b", fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return saved(fig, path, "Split network: reconstruction against the users' accuracy, per device noise b")
 
 
 def split_section(summary: Mapping[str, Any], out: Path) -> list[Block]:
