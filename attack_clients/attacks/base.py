@@ -166,7 +166,9 @@ class Attack:
     """One attack of the registry: a command with its settings, as the evaluation runs it and names it.
 
     ``white_box`` attacks make no prediction query (they download the model), so
-    an output defence cannot reach them; ``dialect`` is the wire they need.
+    an output defence cannot reach them; ``labels_only`` attacks read nothing of an
+    answer but its label, so a defence that never moves a label cannot reach them
+    either; ``dialect`` is the wire they need.
     """
 
     name: str
@@ -175,6 +177,7 @@ class Attack:
     command: Command
     params: Params
     white_box: bool = False
+    labels_only: bool = False
     dialect: str = "v2"
     operator: bool = False
     """The attacker is the service's operator (it reads what the service logged): run with the admin key."""

@@ -182,4 +182,5 @@ LABEL_ONLY = Attack(
     "gmi-label",
     COMMAND,
     GenerativeParams(access="label-only"),
+    labels_only=True,
 )

@@ -15,6 +15,13 @@ fingerprint with the undefended cell's; when the service handed out the same
 model, the attack (deterministic given the model and seed) would compute the
 same thing, so the undefended result is reused and the check is recorded. When
 the fingerprints differ, the attack is run.
+
+Labels-only attacks read nothing of an answer but its label. Under a defence
+none of whose steps moves a label (rounding, top-k, label-only answers: the
+service reports the clean row's argmax), every query gets the undefended
+answer, so the (seeded) attack would repeat the undefended cell: its result is
+reused once the service's utility check confirms that no held-out row's label
+moved, and the check is recorded. Under noise the attack is run.
 """
 
 from __future__ import annotations
@@ -153,24 +160,27 @@ def _set_data_dir(data_dir: str | None) -> None:
         os.environ.pop("MLAAS_DATA_DIR", None)
 
 
-def _reuse(
-    task: CellTask, utility: dict[str, Any], fingerprint: str, traffic: dict[str, Any], seconds: float
-) -> CellOutcome:
+def _reuse(task: CellTask, utility: dict[str, Any], verification: dict[str, Any]) -> CellOutcome:
     reference = dict(task.reference or {})
     result = {
         **reference,
         **_identity(task),
         "utility": utility,
         "reused_from": reference["key"],
-        "verification": {
-            "download_sha256": fingerprint,
-            "matches": True,
-            "traffic": traffic,
-            "seconds": seconds,
-            "why": "white-box: no prediction query; same model downloaded under this defence",
-        },
+        "verification": {**verification, "matches": True},
     }
     return CellOutcome(result)
+
+
+def _labels_kept(task: CellTask, utility: Mapping[str, Any]) -> bool:
+    """A labels-only cell may reuse its undefended cell: the defence keeps labels, and kept every held-out one."""
+    cell = task.cell
+    return (
+        cell.attack.labels_only
+        and task.reference is not None
+        and cell.defense.keeps_labels
+        and utility.get("label_change_rate") == 0.0
+    )
 
 
 def _identity(task: CellTask) -> dict[str, Any]:
@@ -200,7 +210,28 @@ def run_cell(task: CellTask) -> CellOutcome:
         fingerprint, traffic = download_fingerprint(task)
         reference = task.reference or {}
         if fingerprint is not None and fingerprint == reference.get("download_sha256"):
-            return _reuse(task, utility, fingerprint, traffic, time.perf_counter() - started)
+            return _reuse(
+                task,
+                utility,
+                {
+                    "download_sha256": fingerprint,
+                    "traffic": traffic,
+                    "seconds": time.perf_counter() - started,
+                    "why": "white-box: no prediction query; same model downloaded under this defence",
+                },
+            )
+    if _labels_kept(task, utility):
+        return _reuse(
+            task,
+            utility,
+            {
+                "label_change_rate": utility["label_change_rate"],
+                "heldout_rows": utility.get("heldout_rows"),
+                "seconds": time.perf_counter() - started,
+                "why": "labels only: no step of this defence moves a label, and none of the held-out rows' moved, "
+                "so every query gets the undefended answer",
+            },
+        )
     with tempfile.TemporaryDirectory(prefix="cell-") as scratch:
         out = Path(scratch) / "out"
         params = cell_params(task, Path(scratch))

@@ -433,7 +433,8 @@ def cells_section(rows: Sequence[Mapping[str, Any]]) -> list[Block]:
             "seconds); utility "
             "on the model's held-out rows under the cell's defence. MI-Face stops: how each label's descent ended "
             "(gamma: confidence reached, beta: no progress in the window, alpha: out of iterations) and the median "
-            "confidence reached. A note naming a cell means a white-box result reused from it (see method)."
+            "confidence reached. A note naming a cell means a result reused from it (white-box or labels-only; see "
+            "method)."
         ),
         Table(
             (
@@ -477,6 +478,11 @@ def method_section(summary: Summary) -> list[Block]:
                 "White-box attacks make no prediction query. Under each defence the cell downloads the model as "
                 "its own user; when the download's SHA-256 equals the undefended cell's, the (deterministic) attack "
                 "result is reused instead of recomputed, and the check is stored in the cell.",
+                "Labels-only attacks read nothing of an answer but its label. Rounding, top-k and label-only "
+                "answers never move the label the service reports (the clean row's argmax), so under them every "
+                "query gets the undefended answer and the seeded attack would repeat its undefended cell: that "
+                "result is reused once the cell's utility check shows no held-out label moved. Under noise the "
+                "attack runs.",
                 "Noise is the service's default: fresh for every answer (not keyed to the input).",
                 f"Small samples: with n judged identities top-1 moves in steps of 1/n, and the binomial test at "
                 f"{ALPHA:g} needs several hits before it calls an attack working.",

@@ -7,8 +7,9 @@ work, the tree attacks and the metrics are plain Python loops (the GIL), and
 the attack commands draw figures with pyplot, which is not thread-safe. Spawn
 rather than fork: nothing of the parent's threads or torch state is inherited.
 
-Dependencies: a defended white-box cell waits for its undefended cell (see
-``cells``), and is submitted as soon as that one is stored.
+Dependencies: a defended white-box cell, and a labels-only attack's cell under a
+defence that keeps labels, waits for its undefended cell (see ``cells``), and is
+submitted as soon as that one is stored.
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ class RunReport:
 
 
 def reference_key(cell: Cell) -> str | None:
-    """The undefended cell a defended white-box cell may reuse (None for every other cell)."""
-    if not cell.attack.white_box or cell.defense.name == "none":
+    """The undefended cell a defended cell may reuse: white-box attacks under any defence, labels-only
+    attacks under one that keeps labels (None for every other cell)."""
+    reusable = cell.attack.white_box or (cell.attack.labels_only and cell.defense.keeps_labels)
+    if not reusable or cell.defense.name == "none":
         return None
     return f"{cell.attack.name}.{cell.model}.none"
 

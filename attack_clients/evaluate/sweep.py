@@ -13,6 +13,7 @@ from typing import Any
 
 from attack_clients.attacks import ATTACKS, Attack, Params, attriguard_eval, split_decoder
 from attack_clients.attacks.base import as_arguments
+from defenses import parse_spec
 
 ROUNDING = (0.001, 0.005, 0.01, 0.05)
 """The rounding levels of the 2015 study's countermeasure experiments."""
@@ -73,6 +74,11 @@ class Defense:
     @property
     def spec(self) -> list[dict[str, Any]]:
         return json.loads(self.spec_json)
+
+    @property
+    def keeps_labels(self) -> bool:
+        """True if every answer's label is the clean row's: no step of the defence moves a label."""
+        return not parse_spec(self.spec).changes_label
 
 
 def _defense(name: str, kind: str, level: float | None, spec: list[dict[str, Any]]) -> Defense:

@@ -88,6 +88,13 @@ def test_defended_white_box_cells_follow_their_undefended_cell(tmp_path: Path) -
             assert work.calls.index(cell.key) > none
 
 
+def test_a_labels_only_attack_reuses_its_undefended_cell_under_defences_that_keep_labels() -> None:
+    cells = {c.defense.name: c for c in grid(PROFILES["full"], SERVED) if c.attack.name == "gmi-label"}
+    reusing = {name for name, cell in cells.items() if reference_key(cell) == "gmi-label.faces-softmax.none"}
+    assert reusing == {"round-0.001", "round-0.005", "round-0.01", "round-0.05", "top-1", "label-only"}
+    assert reference_key(cells["none"]) is None and reference_key(cells["gaussian-0.1"]) is None
+
+
 def test_a_reused_result_gets_the_reference_cells_reconstructions(tmp_path: Path) -> None:
     cells = [c for c in grid(PROFILES["quick"], SERVED) if c.attack.name == "mi-face-wb"][:2]
 

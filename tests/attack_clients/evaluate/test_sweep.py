@@ -128,3 +128,8 @@ def test_a_mistyped_setting_fails_when_the_profile_is_written() -> None:
 def test_cell_keys_make_valid_usernames_with_a_run_suffix() -> None:
     for cell in grid(PROFILES["full"], [*WITH_DATA, "fair-tree", *DEFENDED_TREES]):
         assert USERNAME.match(f"{cell.key}.abcdef"), cell.key
+
+
+def test_only_noise_may_move_a_label() -> None:
+    moving = {d.name for d in DEFENSES if not d.keeps_labels}
+    assert moving == {d.name for d in DEFENSES if d.kind in ("gaussian", "laplace")}
