@@ -33,8 +33,14 @@ def _task(defense: str, reference: dict[str, Any] | None = REFERENCE) -> CellTas
 
 @pytest.fixture
 def label_change_rate(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
-    """The service's utility check, answering with the rate this dict holds."""
+    """The service's utility check, answering with the rate this dict holds.
+
+    ``run_cell`` sets the worker's data directory and thread limits for the process: both are
+    put back after the test, so the suite's later tests keep theirs.
+    """
     rate = {"value": 0.0}
+    monkeypatch.delenv("MLAAS_DATA_DIR", raising=False)
+    monkeypatch.setattr(cells, "_limit_threads", lambda family: None)
 
     def utility(self: Any, model: str, spec: list[dict[str, Any]]) -> dict[str, Any]:
         return {"defense": spec, "label_change_rate": rate["value"], "heldout_rows": 120}
