@@ -160,27 +160,21 @@ def _set_data_dir(data_dir: str | None) -> None:
         os.environ.pop("MLAAS_DATA_DIR", None)
 
 
-def _reuse(task: CellTask, utility: dict[str, Any], verification: dict[str, Any]) -> CellOutcome:
+def _reuse(task: CellTask, utility: dict[str, Any], started: float, **verification: Any) -> CellOutcome:
     reference = dict(task.reference or {})
     result = {
         **reference,
         **_identity(task),
         "utility": utility,
         "reused_from": reference["key"],
-        "verification": {**verification, "matches": True},
+        "verification": {**verification, "seconds": time.perf_counter() - started, "matches": True},
     }
     return CellOutcome(result)
 
 
 def _labels_kept(task: CellTask, utility: Mapping[str, Any]) -> bool:
     """A labels-only cell may reuse its undefended cell: the defence keeps labels, and kept every held-out one."""
-    cell = task.cell
-    return (
-        cell.attack.labels_only
-        and task.reference is not None
-        and cell.defense.keeps_labels
-        and utility.get("label_change_rate") == 0.0
-    )
+    return task.cell.answers_as_undefended and task.reference is not None and utility.get("label_change_rate") == 0.0
 
 
 def _identity(task: CellTask) -> dict[str, Any]:
@@ -213,24 +207,20 @@ def run_cell(task: CellTask) -> CellOutcome:
             return _reuse(
                 task,
                 utility,
-                {
-                    "download_sha256": fingerprint,
-                    "traffic": traffic,
-                    "seconds": time.perf_counter() - started,
-                    "why": "white-box: no prediction query; same model downloaded under this defence",
-                },
+                started,
+                download_sha256=fingerprint,
+                traffic=traffic,
+                why="white-box: no prediction query; same model downloaded under this defence",
             )
     if _labels_kept(task, utility):
         return _reuse(
             task,
             utility,
-            {
-                "label_change_rate": utility["label_change_rate"],
-                "heldout_rows": utility.get("heldout_rows"),
-                "seconds": time.perf_counter() - started,
-                "why": "labels only: no step of this defence moves a label, and none of the held-out rows' moved, "
-                "so every query gets the undefended answer",
-            },
+            started,
+            label_change_rate=utility["label_change_rate"],
+            heldout_rows=utility.get("heldout_rows"),
+            why="labels only: no step of this defence moves a label, and none of the held-out rows' moved, "
+            "so every query gets the undefended answer",
         )
     with tempfile.TemporaryDirectory(prefix="cell-") as scratch:
         out = Path(scratch) / "out"

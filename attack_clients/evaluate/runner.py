@@ -87,8 +87,7 @@ class RunReport:
 def reference_key(cell: Cell) -> str | None:
     """The undefended cell a defended cell may reuse: white-box attacks under any defence, labels-only
     attacks under one that keeps labels (None for every other cell)."""
-    reusable = cell.attack.white_box or (cell.attack.labels_only and cell.defense.keeps_labels)
-    if not reusable or cell.defense.name == "none":
+    if not (cell.attack.white_box or cell.answers_as_undefended) or cell.defense.name == "none":
         return None
     return f"{cell.attack.name}.{cell.model}.none"
 

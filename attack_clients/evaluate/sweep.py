@@ -248,6 +248,11 @@ class Cell:
         """A file- and username-safe name, unique in the grid."""
         return f"{self.attack.name}.{self.model}.{self.defense.name}"
 
+    @property
+    def answers_as_undefended(self) -> bool:
+        """A labels-only attack under a defence that moves no label: it reads the undefended answers."""
+        return self.attack.labels_only and self.defense.keeps_labels
+
 
 def models_for(profile: Profile, available: Iterable[str]) -> dict[str, list[str]]:
     """The face and tree models this profile attacks among those the service serves."""
